@@ -1,0 +1,129 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+from scipy.integrate import solve_ivp
+
+from papers.common.dp5 import dp5_solve, dp5_step, rms
+
+torch.set_default_dtype(torch.float64)
+
+
+def _stability_r(z):
+    """Stability function of the 5th-order Dormand-Prince solution (Hairer & Wanner IV.2)."""
+    return sum(z ** k / math.factorial(k) for k in range(6)) + z ** 6 / 600
+
+
+def _stability_r_hat(z):
+    """Stability function of the embedded 4th-order solution (with the FSAL stage)."""
+    return (sum(z ** k / math.factorial(k) for k in range(5)) + 1097 * z ** 5 / 120000
+            + 161 * z ** 6 / 120000 + z ** 7 / 24000)
+
+
+@pytest.mark.parametrize("lam", [-1.0, -50.0])
+@pytest.mark.parametrize("rtol,atol", [(1e-3, 1e-6), (1e-6, 1e-9), (1e-4, 1e-4)])
+def test_same_steps_and_nfe_as_scipy_rk45(lam, rtol, atol):
+    ref = solve_ivp(lambda t, y: lam * y, (0.0, 5.0), [1.0, 0.5], method="RK45", rtol=rtol, atol=atol)
+    sol = dp5_solve(lambda t, y: lam * y, torch.tensor([1.0, 0.5]), [0.0, 5.0], rtol=rtol, atol=atol)
+    assert sol.n_accepted == len(ref.t) - 1
+    assert sol.nfe == ref.nfev
+    # same algorithm, other summation order: the error estimate is a difference of nearly equal
+    # terms, so its round-off (amplified by the cancellation) shifts step times in the 8th digit
+    np.testing.assert_allclose([s.t for s in sol.steps], ref.t[:-1], rtol=1e-7, atol=1e-14)
+    np.testing.assert_allclose(sol.ys[-1].numpy(), ref.y[:, -1], rtol=1e-8, atol=1e-300)
+
+
+def test_stiff_problem_is_limited_by_stability_and_rejects_steps():
+    # at loose tolerance y' = -50y is stability-bound: h * 50 stays near the stability boundary (~3.3)
+    sol = dp5_solve(lambda t, y: -50.0 * y, torch.tensor([1.0]), [0.0, 5.0], rtol=1e-3, atol=1e-6)
+    late = [s.h * 50 for s in sol.steps if s.t > 1.0]
+    assert 2.0 < np.median(late) < 3.4
+    assert sol.n_rejected > 0
+
+
+@pytest.mark.parametrize("z", [-0.3, -2.0, -3.2, 0.7, complex(-1.0, 2.5), complex(0.0, 3.0)])
+def test_one_step_on_linear_problem_matches_exact_stability_functions(z):
+    # y' = lambda y written as a real 2x2 system so complex lambda works in real arithmetic
+    h = 0.37
+    lam = complex(z) / h
+    M = torch.tensor([[lam.real, -lam.imag], [lam.imag, lam.real]])
+    y0 = torch.tensor([0.8, -0.3])
+    step = dp5_step(lambda t, y: M @ y, 0.0, y0, h)
+    w0 = complex(0.8, -0.3)
+    w1 = _stability_r(complex(z)) * w0
+    err = (_stability_r(complex(z)) - _stability_r_hat(complex(z))) * w0
+    assert step.nfe == 7
+    np.testing.assert_allclose(step.y_new.numpy(), [w1.real, w1.imag], rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(step.error.numpy(), [err.real, err.imag], rtol=1e-9, atol=1e-15)
+    # for a normal linear field the stiffness estimate is exactly |lambda|
+    assert step.stiffness.item() == pytest.approx(abs(lam), rel=1e-9)
+
+
+def test_error_norm_is_scaled_rms():
+    y0 = torch.tensor([1.0, 2.0, -3.0])
+    step = dp5_step(lambda t, y: -2.0 * y + torch.sin(torch.tensor(t)), 0.0, y0, 0.4)
+    scale = 1e-6 + 1e-3 * np.maximum(np.abs(y0.numpy()), np.abs(step.y_new.numpy()))
+    expected = np.sqrt(np.mean((step.error.numpy() / scale) ** 2))
+    assert step.error_norm(y0, 1e-3, 1e-6).item() == pytest.approx(expected, rel=1e-12)
+    assert rms(torch.tensor([3.0, 4.0])).item() == pytest.approx(math.sqrt(12.5))
+
+
+def test_output_times_are_hit_and_accurate():
+    ts = [0.0, 0.3, 1.1, 2.0]
+    sol = dp5_solve(lambda t, y: -y + torch.sin(torch.tensor(t)), torch.tensor([2.0]), ts, rtol=1e-8, atol=1e-10)
+    exact = [(2.5 * math.exp(-t) + 0.5 * (math.sin(t) - math.cos(t))) for t in ts]
+    np.testing.assert_allclose(sol.ys[:, 0].numpy(), exact, rtol=1e-7)
+    assert len(sol.next_h) == len(ts) - 1 and all(h > 0 for h in sol.next_h)
+    assert any(abs(s.t - 0.3) < 1e-15 for s in sol.steps) and any(abs(s.t - 1.1) < 1e-15 for s in sol.steps)
+
+
+def test_backward_in_time():
+    sol = dp5_solve(lambda t, y: -y, torch.tensor([1.0]), [1.0, 0.0], rtol=1e-9, atol=1e-12)
+    assert sol.ys[-1].item() == pytest.approx(math.e, rel=1e-8)
+
+
+def test_batch_of_identical_rows_takes_the_single_row_steps():
+    y1 = torch.tensor([[0.4, -1.2, 0.9]])
+    field = lambda t, y: torch.tanh(y) * torch.cos(torch.tensor(3 * t)) - 0.5 * y.roll(1, dims=-1)
+    one = dp5_solve(field, y1, [0.0, 2.0])
+    many = dp5_solve(field, y1.repeat(5, 1), [0.0, 2.0])
+    assert many.ys.shape == (2, 5, 3)
+    assert many.n_accepted == one.n_accepted and many.nfe == one.nfe
+    np.testing.assert_allclose(many.ys[-1].numpy(), one.ys[-1].repeat(5, 1).numpy(), rtol=1e-14)
+
+
+def _replay(fld, y0, steps, scales):
+    """The discretised map with the step sizes and error scales of a recorded solve held fixed."""
+    y, loss = y0, 0.0
+    for s, scale in zip(steps, scales):
+        step = dp5_step(fld, s.t, y, s.h)
+        loss = loss + rms(step.error / scale) * abs(s.h) + 1e-3 * step.stiffness
+        y = step.y_new
+    return loss + y.sum()
+
+
+def test_backprop_through_solver_is_the_exact_derivative_of_the_discretisation():
+    field_of = lambda theta: (lambda t, y: -theta * y + torch.sin(y) * theta ** 2)
+    y0 = torch.tensor([1.0, -0.5])
+    theta = torch.tensor(0.9, requires_grad=True)
+    sol = dp5_solve(field_of(theta), y0, [0.0, 1.5], rtol=1e-4, atol=1e-7)
+    loss = sol.ys[-1].sum() + sol.error_sum() + 1e-3 * sol.stiffness_sum()
+    (grad,) = torch.autograd.grad(loss, theta)
+    # the controller's step sizes and error scales are constants of the discretisation
+    states = [s.state.detach() for s in sol.steps] + [sol.ys[-1].detach()]
+    scales = [1e-7 + 1e-4 * torch.maximum(a.abs(), b.abs()) for a, b in zip(states, states[1:])]
+    with torch.no_grad():
+        assert _replay(field_of(theta), y0, sol.steps, scales).item() == pytest.approx(loss.item(), rel=1e-13)
+        # E_j and S_j are differences of nearly equal numbers: a larger eps keeps their round-off small
+        eps = 1e-4
+        lp = _replay(field_of(torch.tensor(0.9 + eps)), y0, sol.steps, scales)
+        lm = _replay(field_of(torch.tensor(0.9 - eps)), y0, sol.steps, scales)
+    assert grad.item() == pytest.approx((lp - lm).item() / (2 * eps), rel=1e-6)
+
+
+def test_gradient_matches_analytic_sensitivity_within_tolerance():
+    lam = torch.tensor(-0.7, requires_grad=True)
+    sol = dp5_solve(lambda t, y: lam * y, torch.tensor([1.0]), [0.0, 2.0], rtol=1e-8, atol=1e-10)
+    (g,) = torch.autograd.grad(sol.ys[-1, 0], lam)
+    assert g.item() == pytest.approx(2.0 * math.exp(-1.4), rel=1e-6)
