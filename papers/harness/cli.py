@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)
-    except (registry.UnknownPaper, ClaimsError, _usage_errors()) as exc:
+    except (registry.UnknownPaper, ClaimsError, *_usage_errors()) as exc:
         print(f"papers: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
@@ -168,20 +168,21 @@ def _print_claims(record: dict) -> None:
         print(f"\nerror: {record['error'].strip().splitlines()[0]}", file=sys.stderr)
 
 
-def _report(results_dir: Path) -> None:
+def _report(results_dir: Path) -> int:
+    """Refresh the reports; 2 when a record or claims file could not be read (each named)."""
     from papers.harness.report import write_reports
 
     written, problems = write_reports(results_dir)
     for p in problems:
-        print(f"papers: warning: {p}", file=sys.stderr)
-    print(f"wrote {len(written)} report files under {results_dir}", file=sys.stderr)
+        print(f"papers: error: {p}", file=sys.stderr)
+    print(f"wrote {len(written)} report files under {results_dir}", file=sys.stderr if problems else sys.stdout)
+    return EXIT_USAGE if problems else 0
 
 
 def cmd_report(args) -> int:
     from papers.harness.store import RESULTS_DIR
 
-    _report(args.results_dir or RESULTS_DIR)
-    return 0
+    return _report(args.results_dir or RESULTS_DIR)
 
 
 def cmd_verify(args) -> int:

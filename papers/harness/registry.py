@@ -2,13 +2,27 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
+import os
 from functools import lru_cache
 from pathlib import Path
 
 from papers.harness.claims import ClaimsError, PaperInfo, load_paper_info
 
-PAPERS_DIR = Path(__file__).resolve().parent.parent
 NOT_PAPERS = {"harness", "common", "__pycache__"}
+
+
+def package() -> str:
+    """The package whose sub-folders are papers: `papers`, or $PAPERS_PACKAGE (used by the tests)."""
+    return os.environ.get("PAPERS_PACKAGE", "papers")
+
+
+def papers_dir() -> Path:
+    """The folder of that package (found without importing it)."""
+    spec = importlib.util.find_spec(package())
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError(f"no package {package()!r} to find papers in")
+    return Path(list(spec.submodule_search_locations)[0])
 
 
 class UnknownPaper(KeyError):
@@ -20,16 +34,18 @@ class UnknownPaper(KeyError):
 
 def slugs() -> list[str]:
     """Slugs of every paper folder (a folder under papers/ with a claims.toml)."""
-    return sorted(p.name for p in PAPERS_DIR.iterdir()
+    return sorted(p.name for p in papers_dir().iterdir()
                   if p.is_dir() and p.name not in NOT_PAPERS and (p / "claims.toml").exists())
 
 
-@lru_cache(maxsize=None)
 def info(slug: str) -> PaperInfo:
     """A paper's validated metadata and claims."""
-    if slug not in slugs():
-        raise UnknownPaper(slug)
-    return load_paper_info(PAPERS_DIR / slug / "claims.toml", slug)
+    return _info(folder(slug) / "claims.toml", slug)
+
+
+@lru_cache(maxsize=None)
+def _info(path: Path, slug: str) -> PaperInfo:
+    return load_paper_info(path, slug)
 
 
 def all_infos() -> tuple[list[PaperInfo], list[ClaimsError]]:
@@ -47,17 +63,17 @@ def folder(slug: str) -> Path:
     """The paper's folder."""
     if slug not in slugs():
         raise UnknownPaper(slug)
-    return PAPERS_DIR / slug
+    return papers_dir() / slug
 
 
 def experiment(slug: str):
     """The paper's experiment module (imports the paper's heavy dependencies)."""
     folder(slug)
-    return importlib.import_module(f"papers.{slug}.experiment")
+    return importlib.import_module(f"{package()}.{slug}.experiment")
 
 
 def kernels_module(slug: str):
     """The paper's kernels module, or None when it declares no kernels."""
     if not (folder(slug) / "kernels.py").exists():
         return None
-    return importlib.import_module(f"papers.{slug}.kernels")
+    return importlib.import_module(f"{package()}.{slug}.kernels")

@@ -119,8 +119,7 @@ def build_record(slug: str, tier: str, device: str, seed: int, started: datetime
         claims.append({
             "id": claim.id, "source": claim.source, "statement": claim.statement, "metric": claim.metric,
             "expectation": claim.expectation(), "paper_value": claim.paper_value,
-            "measured": measured if measured is not None and math.isfinite(measured) else None,
-            "reference": reference, "verdict": verdict, "expected_verdict": claim.expected_verdict(tier),
+            "measured": _finite_or_none(measured), "reference": _finite_or_none(reference), "verdict": verdict, "expected_verdict": claim.expected_verdict(tier),
             "detail": detail,
         })
     commit, dirty = git_state()
@@ -133,6 +132,10 @@ def build_record(slug: str, tier: str, device: str, seed: int, started: datetime
         "metrics": {name: m.to_dict() for name, m in sorted(metrics.items())},
         "claims": claims, "figures": sorted(figures),
     }
+
+
+def _finite_or_none(x: float | None) -> float | None:
+    return x if x is not None and math.isfinite(x) else None
 
 
 @dataclass
