@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
@@ -72,7 +73,8 @@ def _search(ctx, s) -> dict:
     if s["seeds"] == 1 or ctx.jobs <= 1:
         results = [evolve(s["children"], seed=seed, progress=ctx.progress, **SEARCH) for seed in seeds]
     else:
-        with ProcessPoolExecutor(max_workers=min(ctx.jobs, len(seeds))) as pool:
+        spawn = multiprocessing.get_context("spawn")  # fork is unsafe once jax's threads exist
+        with ProcessPoolExecutor(max_workers=min(ctx.jobs, len(seeds)), mp_context=spawn) as pool:
             futures = [pool.submit(evolve, s["children"], seed=seed, **SEARCH) for seed in seeds]
             results = [f.result() for f in ctx.progress(futures, total=len(futures), desc="search seeds")]
     merged = results[0]

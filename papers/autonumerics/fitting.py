@@ -8,6 +8,8 @@ near 1e-15 are not drowned by float64 rounding.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from scipy.optimize import least_squares
 
@@ -76,7 +78,7 @@ def _lawson(program: Program, x: np.ndarray, target: np.ndarray, rounds: int, ma
         if err < best_err:
             best, best_err = candidate, err
         weights = weights * np.abs(r)
-        total = weights.sum()
+        total = math.fsum(weights)  # exactly rounded: np.sum's result can depend on memory alignment
         if not np.isfinite(total) or total == 0:
             break
         weights = np.maximum(weights / total * len(x), 1e-12)
