@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from papers.double_descent import method
 from papers.harness import Metric
@@ -105,6 +106,12 @@ def _map_figure(ctx, kappas, l2s, height):
 
 
 def run(ctx):
+    # 100x100 linear algebra: one BLAS thread is fastest and avoids oversubscribing shared cores
+    with threadpool_limits(limits=1):
+        return _run(ctx)
+
+
+def _run(ctx):
     settings, seeds = _settings(ctx.tier)
     curves = _curves(ctx, settings, seeds)
     analytic1, sim1 = curves[(N, P, 1.0, 0.0)]
