@@ -85,7 +85,7 @@ RUNS = {
         import time
 
         def run(ctx):
-            time.sleep(60)
+            time.sleep(600)
             return {"x": 2.0, "y": 1.0}
     """,
     "interrupted": """
