@@ -1,0 +1,173 @@
+"""A neural-ODE classifier on scikit-learn digits, trained with a pluggable regulariser.
+
+Model: z(0) = x (the 64 standardised pixels), z' = f_theta(t, z) an MLP on [0, 1], logits =
+linear head of z(1). Training batches are solved by the shared Dormand-Prince solver
+(`papers.common.dp5`) with backpropagation through it, unless a regulariser brings its own
+solve. `Trainer.step` runs one optimiser step, so several arms can be trained in turn
+(interleaved), which makes their training times comparable on a shared machine.
+"""
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+from torch import nn
+
+from papers.common.dp5 import DP5Solution, dp5_solve
+from papers.common.mlp_digits import DigitsTensors
+
+RTOL = ATOL = 1e-4  # the tolerances of the regularisation papers' classifiers
+
+
+class ODEClassifier(nn.Module):
+    """x -> z(1) of z' = f_theta(t, z), z(0) = x -> linear head -> logits."""
+
+    def __init__(self, dim: int = 64, hidden: int = 64, classes: int = 10):
+        super().__init__()
+        self.inner = nn.Linear(dim + 1, hidden)
+        self.outer = nn.Linear(hidden, dim)
+        self.head = nn.Linear(dim, classes)
+
+    def field(self, t, z: torch.Tensor) -> torch.Tensor:
+        """f_theta(t, z) = W2 tanh(W1 [z, t] + b1) + b2 for a batch z (n, dim); t a float or 0-d tensor."""
+        tz = torch.cat([z, t * torch.ones_like(z[:, :1])], dim=1)
+        return self.outer(torch.tanh(self.inner(tz)))
+
+    def solve(self, x: torch.Tensor, ts=(0.0, 1.0), rtol: float = RTOL, atol: float = ATOL) -> DP5Solution:
+        """The adaptive DP5 solution of the batch x through the times ts."""
+        return dp5_solve(self.field, x, ts, rtol=rtol, atol=atol)
+
+
+@dataclass
+class Forward:
+    """What a training forward pass hands the loss: z(T), the penalty added to it, and its NFE."""
+
+    z_end: torch.Tensor
+    penalty: torch.Tensor | float
+    nfe: int
+
+
+Regulariser = Callable[[ODEClassifier, torch.Tensor, torch.Generator], Forward]
+
+
+def unregularised(model: ODEClassifier, x: torch.Tensor, gen: torch.Generator) -> Forward:
+    """The vanilla neural ODE: solve on [0, 1], no penalty."""
+    sol = model.solve(x)
+    return Forward(sol.ys[-1], 0.0, sol.nfe)
+
+
+def build_classifier(hidden: int = 64, seed: int = 0, device: str = "cpu",
+                     dtype=torch.float32) -> ODEClassifier:
+    """A freshly initialised classifier; the same seed gives the same weights."""
+    torch.manual_seed(seed)
+    return ODEClassifier(hidden=hidden).to(device=device, dtype=dtype)
+
+
+def _sync(device) -> None:
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize()
+
+
+@dataclass
+class Trainer:
+    """Adam (cosine-annealed over `steps`) on cross-entropy + penalty, over random minibatches."""
+
+    model: ODEClassifier
+    data: DigitsTensors
+    regulariser: Regulariser = unregularised
+    steps: int = 300
+    batch_size: int = 128
+    lr: float = 1e-2
+    seed: int = 0
+    train_time: float = 0.0
+    losses: list[float] = field(default_factory=list)
+    nfe: list[int] = field(default_factory=list)
+
+    def __post_init__(self):
+        self.optimiser = torch.optim.Adam(self.model.parameters(), lr=self.lr)
+        self.schedule = torch.optim.lr_scheduler.CosineAnnealingLR(self.optimiser, T_max=self.steps)
+        self.gen = torch.Generator().manual_seed(self.seed)
+
+    def step(self) -> float:
+        """One optimiser step; returns the batch loss and adds its wall time to train_time."""
+        device = self.data.X_train.device
+        _sync(device)
+        start = time.perf_counter()
+        idx = torch.randint(len(self.data.X_train), (self.batch_size,), generator=self.gen)
+        x, y = self.data.X_train[idx.to(device)], self.data.y_train[idx.to(device)]
+        out = self.regulariser(self.model, x, self.gen)
+        loss = nn.functional.cross_entropy(self.model.head(out.z_end), y) + out.penalty
+        self.optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimiser.step()
+        self.schedule.step()
+        _sync(device)
+        self.train_time += time.perf_counter() - start
+        self.losses.append(loss.item())
+        self.nfe.append(out.nfe)
+        return self.losses[-1]
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Test accuracy and the mean NFE of solving one test batch."""
+
+    accuracy: float
+    mean_nfe: float
+
+
+def _batches(X: torch.Tensor, batch_size: int) -> list[torch.Tensor]:
+    return [X[i:i + batch_size] for i in range(0, len(X), batch_size)]
+
+
+def evaluate(model: ODEClassifier, X: torch.Tensor, y: torch.Tensor, batch_size: int = 128,
+             rtol: float = RTOL, atol: float = ATOL) -> Evaluation:
+    """Predict X in batches with the adaptive solver; accuracy and mean NFE per batch solve."""
+    correct, nfes = 0, []
+    with torch.no_grad():
+        for xb, yb in zip(_batches(X, batch_size), _batches(y, batch_size)):
+            sol = model.solve(xb, rtol=rtol, atol=atol)
+            correct += (model.head(sol.ys[-1]).argmax(1) == yb).sum().item()
+            nfes.append(sol.nfe)
+    return Evaluation(correct / len(X), sum(nfes) / len(nfes))
+
+
+def prediction_times(models: dict[str, ODEClassifier], X: torch.Tensor, batch_size: int = 128,
+                     repeats: int = 5) -> dict[str, float]:
+    """Seconds per test batch of each model: the minimum over `repeats` passes, taken in turn
+    over the models so that load on a shared machine hits all of them alike."""
+    batches = _batches(X, batch_size)
+    best = {name: float("inf") for name in models}
+    with torch.no_grad():
+        for _ in range(repeats):
+            for name, model in models.items():
+                _sync(X.device)
+                start = time.perf_counter()
+                for xb in batches:
+                    model.head(model.solve(xb).ys[-1])
+                _sync(X.device)
+                best[name] = min(best[name], (time.perf_counter() - start) / len(batches))
+    return best
+
+
+@contextlib.contextmanager
+def single_threaded():
+    """Run torch on one CPU thread (restored after): the matrices here are far too small for
+    intra-op threads to pay, and on a shared machine their spinning only burns cycles."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def train_interleaved(trainers: dict[str, Trainer], steps: int, progress=None) -> None:
+    """Train every arm `steps` steps, one step of each in turn, so load on the machine hits all alike."""
+    iterator = range(steps) if progress is None else progress(range(steps))
+    for _ in iterator:
+        for trainer in trainers.values():
+            trainer.step()
