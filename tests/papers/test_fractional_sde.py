@@ -1,0 +1,123 @@
+"""Tests of the Markov approximation of fBM and of the variational machinery against independent references."""
+import math
+
+import numpy as np
+import pytest
+import torch
+from scipy.integrate import quad
+from scipy.special import gamma as gamma_fn
+
+from papers.fractional_sde import inference, method
+
+
+def _quad_inf(f, upper):
+    """int_{-inf}^{upper} f, split where the kernels have their kinks."""
+    return quad(f, -np.inf, -1.0, limit=200)[0] + quad(f, -1.0, 0.0, limit=200)[0] + quad(f, 0.0, upper, limit=200)[0]
+
+
+def test_gamma_grid_is_geometric_between_inverse_and_max():
+    g = method.gamma_grid(5, 20.0)
+    np.testing.assert_allclose([g[0], g[-1]], [1 / 20.0, 20.0])
+    np.testing.assert_allclose(g[1:] / g[:-1], g[1] / g[0])
+
+
+@pytest.mark.parametrize("hurst", [0.3, 0.7])
+def test_type2_system_matches_quadrature(hurst):
+    a, T, g = hurst + 0.5, 1.5, method.gamma_grid(3, 10.0)
+    A, b, c = method.approximation_system(hurst, g, T, "II")
+    A_ref = quad(lambda t: -math.expm1(-(g[0] + g[2]) * t) / (g[0] + g[2]), 0, T)[0]
+    cov_b = lambda t: quad(lambda s: (t - s) ** (a - 1) * math.exp(-g[1] * (t - s)), 0, t)[0] / gamma_fn(a)
+    assert A[0, 2] == pytest.approx(A_ref, rel=1e-10)
+    assert b[1] == pytest.approx(quad(cov_b, 0, T)[0], rel=1e-7)
+    assert c == pytest.approx(quad(lambda t: float(method.fbm_covariance(t, t, hurst, "II")), 0, T)[0], rel=1e-8)
+
+
+@pytest.mark.parametrize("hurst", [0.3, 0.7])
+def test_type1_constant_and_cross_covariance_match_quadrature(hurst):
+    a, t, gam = hurst + 0.5, 1.3, 0.4
+
+    def kernel(s):
+        return ((t - s) ** (a - 1) if s < t else 0.0) - ((-s) ** (a - 1) if s < 0 else 0.0)
+
+    assert method.mvn_constant(hurst) * t ** (2 * hurst) == pytest.approx(
+        _quad_inf(lambda s: kernel(s) ** 2, t) / gamma_fn(a) ** 2, rel=1e-6)
+    feature = lambda s: (math.exp(-gam * (t - s)) if s < t else 0.0) - (math.exp(gam * s) if s < 0 else 0.0)
+    pointwise = _quad_inf(lambda s: kernel(s) * feature(s), t) / gamma_fn(a) / math.sqrt(method.mvn_constant(hurst))
+    # b is the time integral of this pointwise covariance: compare d b / d T at T = t by a central difference
+    h = 1e-4
+    db = (method.approximation_system(hurst, [gam], t + h, "I")[1][0]
+          - method.approximation_system(hurst, [gam], t - h, "I")[1][0]) / (2 * h)
+    assert db == pytest.approx(pointwise, rel=1e-6)
+
+
+@pytest.mark.parametrize("kind", ["I", "II"])
+def test_optimal_omega_minimises_the_cost(kind):
+    g = method.gamma_grid(5, 20.0)
+    omega = method.optimal_omega(0.3, g, 2.0, kind)
+    best = method.relative_cost(0.3, g, 2.0, kind)
+    assert 0 < best < 1
+    assert method.relative_cost(0.3, g, 2.0, kind, omega) == pytest.approx(best, rel=1e-8)
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        assert method.relative_cost(0.3, g, 2.0, kind, omega + 1e-2 * rng.standard_normal(5)) > best
+
+
+def test_fbm_covariances():
+    s, t = 0.4, 1.1
+    assert method.fbm_covariance(s, t, 0.5, "I") == pytest.approx(s)
+    assert method.fbm_covariance(s, t, 0.5, "II") == pytest.approx(s)
+    a = 0.2 + 0.5
+    ref = quad(lambda u: (t - u) ** (a - 1) * (s - u) ** (a - 1), 0, s)[0] / gamma_fn(a) ** 2
+    assert method.fbm_covariance(s, t, 0.2, "II") == pytest.approx(ref, rel=1e-7)
+    assert method.fbm_covariance(t, s, 0.2, "II") == pytest.approx(ref, rel=1e-7)
+    assert method.fbm_covariance(0.0, t, 0.2, "II") == 0.0
+
+
+@pytest.mark.parametrize("kind", ["I", "II"])
+def test_markov_covariance_matches_monte_carlo(kind):
+    g = method.gamma_grid(3, 10.0)
+    omega = method.optimal_omega(0.7, g, 2.0, kind)
+    times = np.linspace(0.0, 2.0, 11)
+    paths = method.sample_ma_fbm(times, g, omega, 40_000, np.random.default_rng(1), kind)
+    for i, j in [(5, 10), (10, 10), (3, 7)]:
+        expected = method.ma_fbm_covariance(times[i], times[j], 0.7, g, omega, kind)
+        sample = np.mean(paths[:, i] * paths[:, j])
+        assert sample == pytest.approx(expected, rel=0.04)
+    cross = method.ou_cross_covariance(0.5, 1.5, g, kind)
+    np.testing.assert_allclose(cross, method.ou_cross_covariance(1.5, 0.5, g, kind).T)
+
+
+def test_conditioned_variance_single_observation():
+    cov = lambda s, t: min(s, t)
+    assert method.conditioned_variance(cov, 1.0, [2.0], 0.1)[0] == pytest.approx(1.0 - 1.0 / (2.0 + 0.01))
+
+
+def test_torch_omega_and_its_hurst_gradient():
+    g = method.gamma_grid(5, 20.0)
+    gammas = torch.as_tensor(g, dtype=torch.float64)
+    hurst = torch.tensor(0.7, dtype=torch.float64, requires_grad=True)
+    omega = inference.omega_type2(hurst, gammas, 2.0)
+    np.testing.assert_allclose(omega.detach().numpy(), method.optimal_omega(0.7, g, 2.0, "II"), rtol=1e-9)
+    omega.sum().backward()
+    h = 1e-5
+    fd = (method.optimal_omega(0.7 + h, g, 2.0, "II") - method.optimal_omega(0.7 - h, g, 2.0, "II")).sum() / (2 * h)
+    assert hurst.grad.item() == pytest.approx(fd, rel=1e-6)
+
+
+def test_uncontrolled_paths_have_the_markov_variance():
+    g = method.gamma_grid(3, 10.0)
+    omega = method.optimal_omega(0.7, g, 1.0, "II")
+    control = inference.Control(1 + 3).double()
+    gammas = torch.as_tensor(g)
+    y0 = torch.zeros(20_000, 3, dtype=torch.float64)
+    xs, kl = inference.controlled_paths(control, torch.as_tensor(omega), gammas, y0, 200, 0.005,
+                                        generator=torch.Generator().manual_seed(0))
+    assert torch.all(kl == 0)
+    assert xs[-1].var().item() == pytest.approx(method.ma_fbm_covariance(1.0, 1.0, 0.7, g, omega, "II"), rel=0.05)
+
+
+def test_simulated_fou_without_reversion_is_fbm():
+    _, paths = inference.simulate_fou(0.3, 0.0, 1.0, 50, 8000, np.random.default_rng(2))
+    assert paths[:, -1].var() == pytest.approx(float(method.fbm_covariance(1.0, 1.0, 0.3, "II")), rel=0.06)
+    assert np.mean(paths[:, 25] * paths[:, -1]) == pytest.approx(
+        float(method.fbm_covariance(0.5, 1.0, 0.3, "II")), rel=0.08)
