@@ -1,0 +1,1 @@
+"""Efficient and Modular Implicit Differentiation (Blondel et al., arXiv 2105.15183)."""

@@ -1,0 +1,145 @@
+"""Implicit differentiation against closed forms, finite differences and brute force."""
+import numpy as np
+import pytest
+
+jax = pytest.importorskip("jax")
+
+from papers.implicit_diff.method import enable_x64  # noqa: E402
+
+enable_x64()
+
+import jax.numpy as jnp  # noqa: E402
+
+from papers.implicit_diff import baselines, problems  # noqa: E402
+from papers.implicit_diff.method import (  # noqa: E402
+    custom_fixed_point, custom_root, projection_simplex, root_jvp, root_vjp, solve_cg, solve_gmres,
+    solve_normal_cg)
+
+
+@pytest.fixture(scope="module")
+def regression():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((40, 6))
+    w_true = np.array([2.0, -1.5, 0.0, 0.0, 1.0, 0.05])
+    y = X @ w_true + 0.1 * rng.standard_normal(40)
+    return jnp.asarray(X), jnp.asarray(y)
+
+
+@pytest.mark.parametrize("mode,jac", [("reverse", "jacrev"), ("forward", "jacfwd")])
+def test_ridge_jacobian_matches_closed_form(regression, mode, jac):
+    X, y = regression
+    theta = jnp.linspace(0.05, 0.5, 6)
+    solver = custom_root(problems.ridge_optimality, solve=solve_cg, mode=mode)(problems.ridge_gradient_descent)
+    J = getattr(jax, jac)(solver, argnums=1)(jnp.zeros(6), theta, X, y)
+    w_ref, J_ref = baselines.ridge_solution_and_jacobian(X, y, theta)
+    np.testing.assert_allclose(solver(jnp.zeros(6), theta, X, y), w_ref, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(J, J_ref, rtol=1e-8, atol=1e-10)
+
+
+def test_gradient_with_respect_to_data_matches_finite_differences(regression):
+    X, y = regression
+    theta = jnp.full(6, 0.2)
+    solver = custom_root(problems.ridge_optimality)(problems.ridge_gradient_descent)
+    loss = lambda y: jnp.sum(solver(jnp.zeros(6), theta, X, y) ** 2)
+    g = jax.grad(loss)(y)
+    direction = jnp.asarray(np.random.default_rng(1).standard_normal(y.shape))
+    h = 1e-5
+    fd = (loss(y + h * direction) - loss(y - h * direction)) / (2 * h)
+    assert abs(float(g @ direction) - float(fd)) <= 1e-7 * max(1.0, abs(float(fd)))
+
+
+@pytest.mark.parametrize("solve", [solve_gmres, solve_normal_cg])
+def test_lasso_fixed_point_jacobian(regression, solve):
+    X, y = regression
+    theta = jnp.full(6, 0.1)
+    solver = custom_fixed_point(problems.lasso_fixed_point, solve=solve)(problems.lasso_proximal_gradient)
+    w = solver(jnp.zeros(6), theta, X, y)
+    assert 0 < np.count_nonzero(np.asarray(w)) < 6
+    J = jax.jacrev(solver, argnums=1)(jnp.zeros(6), theta, X, y)
+    np.testing.assert_allclose(J, baselines.lasso_jacobian(w, X), rtol=1e-7, atol=1e-10)
+    j = int(np.flatnonzero(np.asarray(w))[0])
+    h = 1e-6
+    e = jnp.zeros(6).at[j].set(h)
+    fd = (problems.lasso_proximal_gradient(jnp.zeros(6), theta + e, X, y)
+          - problems.lasso_proximal_gradient(jnp.zeros(6), theta - e, X, y)) / (2 * h)
+    np.testing.assert_allclose(J[:, j], fd, atol=1e-7)
+
+
+def test_vjp_and_jvp_are_adjoint(regression):
+    X, y = regression
+    theta = jnp.full(6, 0.3)
+    w = problems.ridge_gradient_descent(jnp.zeros(6), theta, X, y)
+    rng = np.random.default_rng(2)
+    u, v = jnp.asarray(rng.standard_normal(6)), jnp.asarray(rng.standard_normal(6))
+    Ju = root_jvp(problems.ridge_optimality, w, (theta, X, y), (u, jnp.zeros_like(X), jnp.zeros_like(y)))
+    vJ = root_vjp(problems.ridge_optimality, w, (theta, X, y), v)[0]
+    assert abs(float(v @ Ju) - float(vJ @ u)) < 1e-10
+
+
+def test_has_aux_differentiates_only_the_solution(regression):
+    X, y = regression
+    theta = jnp.full(6, 0.2)
+
+    @custom_root(problems.ridge_optimality, has_aux=True)
+    def solver(init, theta, X, y):
+        w = problems.ridge_gradient_descent(init, theta, X, y)
+        return w, jnp.sum(w)
+
+    J = jax.jacrev(lambda t: solver(jnp.zeros(6), t, X, y)[0])(theta)
+    np.testing.assert_allclose(J, baselines.ridge_solution_and_jacobian(X, y, theta)[1], rtol=1e-8, atol=1e-10)
+
+
+def test_projection_simplex_against_bisection():
+    rng = np.random.default_rng(3)
+    z = rng.standard_normal((20, 7)) * 2
+    p = np.asarray(projection_simplex(jnp.asarray(z)))
+    for row, out in zip(z, p):
+        lo, hi = row.min() - 1, row.max()
+        for _ in range(200):  # the threshold tau solves sum(max(z - tau, 0)) = 1
+            tau = 0.5 * (lo + hi)
+            lo, hi = (tau, hi) if np.maximum(row - tau, 0).sum() > 1 else (lo, tau)
+        np.testing.assert_allclose(out, np.maximum(row - tau, 0), atol=1e-12)
+
+
+def test_svm_implicit_hypergradient_matches_finite_differences():
+    rng = np.random.default_rng(4)
+    X = jnp.asarray(rng.standard_normal((30, 5)))
+    Y = jax.nn.one_hot(rng.integers(0, 3, 30), 3)
+    X_val = jnp.asarray(rng.standard_normal((20, 5)))
+    Y_val = jax.nn.one_hot(rng.integers(0, 3, 20), 3)
+    L = jnp.linalg.norm(X, 2) ** 2
+    solver = custom_fixed_point(problems.svm_fixed_point)(
+        lambda b, th, X, Y, g, L: problems.svm_projected_gradient(b, th, X, Y, g, L, 400))
+
+    def val_loss(log_theta, solver):
+        theta = jnp.exp(log_theta)
+        beta = solver(jnp.zeros_like(Y), theta, X, Y, 1.0, L)
+        return problems.softmax_cross_entropy(X_val @ problems.svm_primal(beta, theta, X, Y), Y_val)
+
+    g = jax.grad(val_loss)(jnp.log(5.0), solver)
+    h = 1e-5
+    fd = (val_loss(jnp.log(5.0) + h, solver) - val_loss(jnp.log(5.0) - h, solver)) / (2 * h)
+    assert abs(float(g) - float(fd)) <= 1e-6 * max(1.0, abs(float(fd)))
+    unrolled = jax.grad(val_loss)(jnp.log(5.0), lambda *a: problems.svm_projected_gradient(*a, 400))
+    assert abs(float(g) - float(unrolled)) <= 1e-8 * max(1.0, abs(float(g)))
+
+
+def test_distillation_gradient_matches_finite_differences():
+    rng = np.random.default_rng(5)
+    X_d = jnp.asarray(rng.standard_normal((3, 4)))
+    Y_d = jnp.eye(3)
+    X = jnp.asarray(rng.standard_normal((25, 4)))
+    Y = jax.nn.one_hot(rng.integers(0, 3, 25), 3)
+    inner = custom_root(problems.logreg_optimality)(
+        lambda W0, X_d, Y_d, l2: problems.logreg_gradient_descent(W0, X_d, Y_d, l2, 300))
+    loss = lambda X_d: problems.softmax_cross_entropy(X @ inner(jnp.zeros((4, 3)), X_d, Y_d, 0.5), Y)
+    g = jax.grad(loss)(X_d)
+    direction = jnp.asarray(rng.standard_normal(X_d.shape))
+    h = 1e-5
+    fd = (loss(X_d + h * direction) - loss(X_d - h * direction)) / (2 * h)
+    assert abs(float(jnp.sum(g * direction)) - float(fd)) <= 1e-7
+
+
+def test_mode_is_checked():
+    with pytest.raises(ValueError):
+        custom_root(problems.ridge_optimality, mode="sideways")
