@@ -1,0 +1,258 @@
+"""EK-FAC influence reproduction on digits: estimator accuracy against the exact damped-GGN influence
+and cost per IHVP (linear model in quick; plus the MLP 64-32-10 and leave-subset-out retraining in full)."""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from papers.harness import Metric
+
+WEIGHT_DECAY = 1e-3      # L2 of the training objective; the damping is the same, so G + lambda I is its GGN
+N_QUERIES, N_CANDIDATES = 50, 1000
+ESTIMATORS = ("exact", "kfac", "ekfac", "lissa")
+QUERY_RANKS = (1, 4)
+N_SUBSETS, SUBSET_SIZE = 40, 100
+
+
+def run(ctx) -> dict:
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # small matrices: extra threads only add overhead on a shared CPU
+    try:
+        torch.manual_seed(ctx.seed)
+        return _run(ctx)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _run(ctx) -> dict:
+    from papers.common.mlp_digits import digits_tensors
+
+    data = digits_tensors(seed=ctx.seed, device=ctx.device)
+    metrics, panels = {}, {}
+    linear = fit_lbfgs(_model(ctx, (64, 10)), data.X_train, data.y_train)
+    results = {"linear": compare_estimators(ctx, linear, data)}
+    metrics.update(_estimator_metrics(results["linear"], "linear"))
+    metrics.update(query_batching(ctx, linear, data, results["linear"]))
+    metrics["ekfac_linear_mse_ihvp_rel_error"] = Metric(linear_mse_exactness(ctx, data))
+    if ctx.tier == "full":
+        from papers.common.mlp_digits import train_classifier
+
+        mlp = _model(ctx, (64, 32, 10))
+        train_classifier(mlp, data.X_train, data.y_train, torch_adam(mlp), epochs=30, seed=ctx.seed,
+                         weight_decay=WEIGHT_DECAY, progress=ctx.progress)
+        results["mlp"] = compare_estimators(ctx, mlp, data)
+        metrics.update(_estimator_metrics(results["mlp"], "mlp"))
+        retrain, panels["retrain"] = leave_subset_out(ctx, linear, data, results["linear"])
+        metrics.update(retrain)
+    _figure(ctx, results, panels)
+    return metrics
+
+
+def torch_adam(model):
+    import torch
+
+    return torch.optim.Adam(model.parameters(), 3e-3)
+
+
+def _model(ctx, sizes):
+    from papers.common.mlp_digits import build_mlp
+
+    return build_mlp(sizes, seed=ctx.seed, device=ctx.device)
+
+
+def fit_lbfgs(model, X, y, weight=None, start=None):
+    """Minimise (1/N) sum_n weight_n L_n + (wd/2) ||theta||^2 to convergence with L-BFGS (strong Wolfe);
+    `weight` (N,) of 0/1 leaves examples out while keeping the 1/N of the full objective."""
+    import torch
+
+    from papers.common.mlp_digits import set_flat_params
+
+    if start is not None:
+        set_flat_params(model, start)
+    w = torch.ones(len(X), dtype=X.dtype, device=X.device) if weight is None else weight
+    opt = torch.optim.LBFGS(model.parameters(), lr=1, max_iter=1000, tolerance_grad=1e-11, tolerance_change=1e-15,
+                            history_size=20, line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        losses = torch.nn.functional.cross_entropy(model(X), y, reduction="none")
+        value = (w * losses).sum() / len(X) + 0.5 * WEIGHT_DECAY * sum((p ** 2).sum() for p in model.parameters())
+        value.backward()
+        return value
+
+    opt.step(closure)
+    return model
+
+
+def _pick(ctx, n, k, stream):
+    import torch
+
+    return torch.as_tensor(np.sort(ctx.rng(stream).choice(n, k, replace=False)))
+
+
+def compare_estimators(ctx, model, data) -> dict:
+    """For each estimator: IHVPs of the 50 query-loss gradients, influence scores on 1000 training
+    candidates, seconds to fit and per IHVP."""
+    from papers.common.timing import best_seconds
+    from papers.influence_ekfac.method import curvature_ihvp, per_example_gradients
+
+    q = _pick(ctx, len(data.X_test), N_QUERIES, 1).to(ctx.device)
+    c = _pick(ctx, len(data.X_train), N_CANDIDATES, 2).to(ctx.device)
+    query_grads = per_example_gradients(model, data.X_test[q], data.y_test[q])
+    cand_grads = per_example_gradients(model, data.X_train[c], data.y_train[c])
+    out = {"query_index": q, "candidate_index": c, "query_grads": query_grads, "cand_grads": cand_grads}
+    for name in ctx.progress(ESTIMATORS, desc="estimators"):
+        options = {"seed": ctx.seed} if name == "lissa" else {}
+        ctx.synchronize()
+        start = time.perf_counter()
+        ihvp = curvature_ihvp(name, model, data.X_train, WEIGHT_DECAY, **options)
+        ctx.synchronize()
+        fit_seconds = time.perf_counter() - start
+        if name == "lissa":  # seconds per call: one call is long enough to time, and a second would double the cost
+            start = time.perf_counter()
+            ihvps = ihvp(query_grads)
+            ctx.synchronize()
+            seconds = time.perf_counter() - start
+        else:
+            ihvps = ihvp(query_grads)
+            seconds = best_seconds(lambda: ihvp(query_grads), ctx.synchronize)
+        out[name] = {"ihvp": ihvps, "scores": -ihvps @ cand_grads.T, "seconds": seconds / N_QUERIES,
+                     "fit_seconds": fit_seconds, "iterations": getattr(ihvp, "iterations", None)}
+    return out
+
+
+def _correlations(scores, reference) -> tuple[float, float]:
+    """Mean over queries of the Pearson and Spearman correlations of two (queries, candidates) score arrays."""
+    from scipy import stats
+
+    s, r = scores.cpu().numpy(), reference.cpu().numpy()
+    pearson = np.mean([stats.pearsonr(a, b)[0] for a, b in zip(s, r)])
+    spearman = np.mean([stats.spearmanr(a, b)[0] for a, b in zip(s, r)])
+    return float(pearson), float(spearman)
+
+
+def _estimator_metrics(res, tag) -> dict:
+    import torch
+
+    exact = res["exact"]
+    out = {}
+    for name in ESTIMATORS:
+        out[f"{name}_seconds_per_ihvp_{tag}"] = Metric(res[name]["seconds"], "s", volatile=True)
+        out[f"{name}_fit_seconds_{tag}"] = Metric(res[name]["fit_seconds"], "s", volatile=True)
+        if name == "exact":
+            continue
+        pearson, spearman = _correlations(res[name]["scores"], exact["scores"])
+        err = (torch.linalg.vector_norm(res[name]["ihvp"] - exact["ihvp"], dim=1)
+               / torch.linalg.vector_norm(exact["ihvp"], dim=1)).mean().item()
+        out[f"{name}_pearson_{tag}"] = Metric(pearson, lower_is_better=False)
+        out[f"{name}_spearman_{tag}"] = Metric(spearman, lower_is_better=False)
+        out[f"{name}_ihvp_rel_error_{tag}"] = Metric(err)
+    out[f"lissa_iterations_{tag}"] = Metric(res["lissa"]["iterations"])
+    return out
+
+
+def query_batching(ctx, model, data, res) -> dict:
+    """Scores from rank-r truncations of the EK-FAC-preconditioned query gradients (the paper's query
+    batching), correlated with the full-rank EK-FAC scores, and the memory they need per query."""
+    from papers.influence_ekfac.method import block_shapes, layer_data, low_rank_blocks, low_rank_scores
+
+    c = res["candidate_index"]
+    cand = layer_data(model, data.X_train[c], data.y_train[c])
+    full = res["ekfac"]["scores"]
+    out = {}
+    for rank in QUERY_RANKS:
+        scores = low_rank_scores(model, low_rank_blocks(model, res["ekfac"]["ihvp"], rank), cand)
+        out[f"query_rank{rank}_pearson_linear"] = Metric(_correlations(scores, full)[0], lower_is_better=False)
+        size = sum(min(rank, o, i) * (o + i) for o, i in block_shapes(model))
+        out[f"query_rank{rank}_memory_fraction_linear"] = Metric(size / sum(o * i for o, i in block_shapes(model)))
+    return out
+
+
+def linear_mse_exactness(ctx, data) -> float:
+    """Relative error of EK-FAC's IHVP against the dense GGN solve for one linear layer with squared loss
+    (regression of one-hot targets), on random vectors."""
+    import torch
+
+    from papers.influence_ekfac.baselines import exact_ihvp
+    from papers.influence_ekfac.method import ekfac_ihvp
+
+    model = _model(ctx, (64, 10))
+    V = torch.randn(10, 650, generator=torch.Generator().manual_seed(ctx.seed), dtype=torch.float64).to(ctx.device)
+    got = ekfac_ihvp(model, data.X_train, WEIGHT_DECAY, loss="mse")(V)
+    ref = exact_ihvp(model, data.X_train, WEIGHT_DECAY, loss="mse")(V)
+    return (torch.linalg.matrix_norm(got - ref) / torch.linalg.matrix_norm(ref)).item()
+
+
+def leave_subset_out(ctx, model, data, res):
+    """Actual change of each query's loss after retraining without a random subset of 100 candidates
+    (40 subsets, 1/N of the full objective kept), against each estimator's prediction
+    -(1/N) sum_{m in S} I_f(z_m); mean over queries of the Pearson correlation across subsets."""
+    import torch
+
+    from papers.common.mlp_digits import flat_params, set_flat_params
+
+    theta = flat_params(model)
+    q, c = res["query_index"], res["candidate_index"]
+    Xq, yq = data.X_test[q], data.y_test[q]
+
+    def query_losses():
+        with torch.no_grad():
+            return torch.nn.functional.cross_entropy(model(Xq), yq, reduction="none")
+
+    base = query_losses()
+    rng = ctx.rng(3)
+    subsets = [np.sort(rng.choice(N_CANDIDATES, SUBSET_SIZE, replace=False)) for _ in range(N_SUBSETS)]
+    actual = []
+    for subset in ctx.progress(subsets, desc="retraining"):
+        weight = torch.ones(len(data.X_train), dtype=data.X_train.dtype, device=ctx.device)
+        weight[c[torch.as_tensor(subset, device=ctx.device)]] = 0.0
+        fit_lbfgs(model, data.X_train, data.y_train, weight=weight, start=theta)
+        actual.append(query_losses() - base)
+    set_flat_params(model, theta)
+    actual = torch.stack(actual, dim=1)                      # (queries, subsets)
+    n = len(data.X_train)
+    out, predicted = {}, {}
+    for name in ESTIMATORS:
+        scores = res[name]["scores"]
+        predicted[name] = torch.stack([-scores[:, torch.as_tensor(s, device=ctx.device)].sum(1) / n for s in subsets],
+                                      dim=1)
+        out[f"retrain_pearson_{name}_linear"] = Metric(_correlations(predicted[name], actual)[0], lower_is_better=False)
+    return out, {"actual": actual, "predicted": predicted}
+
+
+def _figure(ctx, results, panels) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4))
+    lin = results["linear"]
+    ax = axes[0]
+    exact = lin["exact"]["scores"].flatten().cpu().numpy()
+    for name, marker in (("kfac", "x"), ("ekfac", "o"), ("lissa", ".")):
+        ax.scatter(exact, lin[name]["scores"].flatten().cpu().numpy(), s=4, marker=marker, alpha=0.4, label=name)
+    lim = [exact.min(), exact.max()]
+    ax.plot(lim, lim, "k:", lw=1)
+    ax.set(xlabel="exact influence", ylabel="estimated influence", title="linear model: 50 queries x 1000 points")
+    ax.legend(markerscale=3)
+    ax = axes[1]
+    names = [n for n in ESTIMATORS if n != "exact"]
+    width = 0.8 / len(results)
+    for j, (tag, res) in enumerate(results.items()):
+        values = [_correlations(res[n]["scores"], res["exact"]["scores"])[0] for n in names]
+        ax.bar(np.arange(len(names)) + j * width, values, width, label=tag)
+    ax.set_xticks(np.arange(len(names)) + width * (len(results) - 1) / 2, names)
+    ax.set(ylabel="Pearson r with exact influence", ylim=(0, 1), title="influence accuracy")
+    ax.legend()
+    ax = axes[2]
+    for j, (tag, res) in enumerate(results.items()):
+        ax.bar(np.arange(len(ESTIMATORS)) + j * width, [res[n]["seconds"] for n in ESTIMATORS], width, label=tag)
+    ax.set_xticks(np.arange(len(ESTIMATORS)) + width * (len(results) - 1) / 2, ESTIMATORS)
+    ax.set(yscale="log", ylabel="seconds per IHVP", title="cost per IHVP (fitted estimator)")
+    ax.legend()
+    fig.tight_layout()
+    ctx.save_figure(fig, "influence")
