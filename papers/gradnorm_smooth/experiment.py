@@ -111,7 +111,7 @@ def plot(ctx, results: list[tuple[Setup, dict[str, Trace]]]) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(results), figsize=(5 * len(results), 4), squeeze=False)
+    fig, axes = plt.subplots(1, len(results), figsize=(5.5 * len(results), 4), squeeze=False)
     for ax, (s, traces) in zip(axes[0], results):
         labels = {"gns_approx": f"Alg. 1, {s.approx_label}", "gns_exact": "Alg. 1, exact Hessian",
                   "gradient": "gradient method", "cubic": "cubic Newton", "super_universal": "super-universal Newton"}
@@ -120,7 +120,9 @@ def plot(ctx, results: list[tuple[Setup, dict[str, Trace]]]) -> None:
             ax.semilogy(gap, label=labels[method], ls="--" if method == "gradient" else "-")
         ax.axhline(TOL, color="grey", lw=0.5)
         ax.set_xscale("symlog", linthresh=10)
-        ax.set(title=s.title, xlabel="iteration k", ylabel="f(x_k) - f*")
+        ax.set_xlim(left=0)
+        ax.set_title(s.title, fontsize=9)
+        ax.set(xlabel="iteration k", ylabel="f(x_k) - f*")
         ax.legend(fontsize=7)
     ctx.save_figure(fig, "convergence")
 

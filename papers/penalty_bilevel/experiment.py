@@ -127,16 +127,20 @@ def run(ctx) -> dict[str, Metric]:
     full = ctx.tier == "full"
     rng = ctx.rng(0)
     q = problems.random_quadratic_bilevel(rng)
-    steps = ctx.progress(total=4, desc="penalty_bilevel")
+    draws = 3 if full else 1
+    steps = ctx.progress(total=3 + draws, desc="penalty_bilevel")
     close = closeness(q, rng.standard_normal((5 if full else 3, q.B.shape[1])))
     steps.update()
     x0 = np.full(q.B.shape[1], 3.0)
-    det = complexity(q, np.logspace(-1, -3, 9 if full else 5), x0)
+    det = complexity(q, np.logspace(-1, -4, 10) if full else np.logspace(-1, -3, 5), x0)
     steps.update()
     sto = complexity(q, [0.4, 0.3, 0.2, 0.15] if full else [0.4, 0.3, 0.2], x0, noise=0.1, rng=ctx.rng(1))
     steps.update()
-    clean = hyper_cleaning(ctx.seed % 2**32, ctx.rng(2), outer_steps=200 if full else 60)
-    steps.update()
+    runs = []
+    for draw in range(draws):
+        runs.append(hyper_cleaning(ctx.seed % 2**32, ctx.rng(2 + draw), outer_steps=200 if full else 60))
+        steps.update()
+    clean = {key: float(np.mean([r[key] for r in runs])) for key in runs[0]}
     steps.close()
     plot(ctx, close, det, sto, clean)
     return {
