@@ -12,6 +12,12 @@ def test_tier_counts_partition_all_tips():
         assert sum(method.tips_with_strikes(p, x) for x in range(14)) == method.outcomes(p)
 
 
+def test_enumerated_tips_have_the_binomial_strike_counts():
+    for p in (1 / 2, 1 / 3):
+        counts = np.bincount(method.strikes_against_first_outcome(p), minlength=14)
+        assert [int(c) for c in counts] == [method.tips_with_strikes(p, x) for x in range(14)]
+
+
 def test_exact_success_probability_matches_product_formula():
     # 1 - C(N-S, n)/C(N, n), evaluated independently with exact integers
     p, strikes, n = 1 / 2, 11, 203
