@@ -15,7 +15,7 @@ from papers.influence_ekfac.method import (eigenbasis_ihvp, join_blocks, kroneck
 def exact_ggn(model: nn.Sequential, X: torch.Tensor, loss: str = "ce", chunk: int = 128) -> torch.Tensor:
     """The dense Gauss-Newton matrix G = (1/n) sum_n J_n^T H_n J_n (d x d, block coordinates),
     accumulated from the rows s_nk (x) a_n of every example and output-Hessian direction."""
-    d = sum(o * i for o, i in (tuple(b.shape[1:]) for b in split_blocks(model, torch.zeros(1, _dim(model)))))
+    d = _dim(model)
     G = torch.zeros(d, d, dtype=X.dtype, device=X.device)
     for start in range(0, len(X), chunk):
         data = layer_data(model, X[start:start + chunk], None, loss)
@@ -59,9 +59,7 @@ def _params_to_blocks(model: nn.Sequential, params: dict[str, torch.Tensor]) -> 
 def ggn_vector_product(model: nn.Sequential, X: torch.Tensor, V: torch.Tensor, loss: str = "ce") -> torch.Tensor:
     """Rows of G_X V for the GGN of the examples X: J v by forward-mode autodiff (jvp), the output
     Hessian applied in closed form, J^T by reverse mode (vjp); vectorised over the rows with vmap."""
-    from papers.influence_ekfac.method import model_blocks
-
-    theta = _block_params(model, [b[0] for b in split_blocks(model, model_blocks(model)[None])])
+    theta = {name: p.detach() for name, p in model.named_parameters()}
 
     def f(p):
         return functional_call(model, p, (X,))

@@ -51,11 +51,6 @@ def join_blocks(blocks: list[torch.Tensor]) -> torch.Tensor:
     return torch.cat([b.reshape(len(b), -1) for b in blocks], dim=1)
 
 
-def model_blocks(model: nn.Sequential) -> torch.Tensor:
-    """The model's parameters in block coordinates, (d,)."""
-    return join_blocks([torch.cat([l.weight, l.bias[:, None]], dim=1)[None].detach() for l in linear_layers(model)])[0]
-
-
 @dataclass(frozen=True)
 class LayerData:
     """Per linear layer l: homogeneous inputs a[l] (n, in + 1) and pseudo-gradients s[l] (n, K, out)."""
