@@ -140,6 +140,8 @@ def all_baselines(max_ops: int = 12, min_ops: int = 4) -> dict[str, Program]:
 
 
 def family(name: str) -> str:
-    """The family of a baseline key: ``taylor``, ``chebyshev``, ``pade``, ``minimax`` or ``minimax rational``."""
+    """The family of a baseline key: taylor, chebyshev, pade, minimax polynomial or minimax rational."""
     base = name.split("(")[0]
-    return "minimax rational" if base == "minimax" and "," in name else base
+    if base == "minimax":
+        return "minimax rational" if "," in name else "minimax polynomial"
+    return base

@@ -196,10 +196,11 @@ class Evolution:
     """Regularized evolution of programs approximating 2^x on [lo, hi] (state of one search)."""
 
     def __init__(self, seed: int, population_size: int = 40, tournament_size: int = 8, max_ops: int = 12,
-                 grid: int = 96, lawson_rounds: int = 3, lo: float = 0.0, hi: float = 1.0):
+                 grid: int = 96, lawson_rounds: int = 3, lo: float = 0.0, hi: float = 1.0, pareto: bool = False):
         self.rng = np.random.default_rng(seed)
         self.mutator = Mutator(self.rng)
         self.tournament_size = tournament_size
+        self.pareto = pareto
         self.max_ops = max_ops
         self.lawson_rounds = lawson_rounds
         self.x = chebyshev_grid(lo, hi, grid)
@@ -221,10 +222,13 @@ class Evolution:
         return individual
 
     def select(self) -> Individual:
-        """A random member of the tournament sample's Pareto set on (operations, error)."""
+        """The tournament winner: in a random sample, the member of lowest error (fewer ops on ties) when
+        `pareto` is False; else a random member of the sample's Pareto set on (operations, error)."""
         picks = self.rng.choice(len(self.population), size=min(self.tournament_size, len(self.population)),
                                 replace=False)
         sample = [self.population[i] for i in picks]
+        if not self.pareto:
+            return min(sample, key=lambda a: (a.error, a.ops))
         front = [a for a in sample
                  if not any((b.ops <= a.ops and b.error < a.error) or (b.ops < a.ops and b.error <= a.error)
                             for b in sample)]

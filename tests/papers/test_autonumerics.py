@@ -157,10 +157,12 @@ def test_evolve_is_deterministic_and_its_front_is_monotone():
 
 
 def test_ulp_error_counts_float32_steps():
-    exact = np.array([1.0, 3.5, 1e-20, 7e30])
+    exact = np.array([1.0, 3.5, 1e-20, 7e30], dtype=np.float32).astype(np.float64)
     one_up = np.nextafter(exact.astype(np.float32), np.float32(np.inf))
     np.testing.assert_allclose(ulp_error(one_up, exact), 1.0)
     np.testing.assert_allclose(ulp_error(exact.astype(np.float32), exact), 0.0)
+    quarter = exact + 0.25 * np.spacing(exact.astype(np.float32)).astype(np.float64)
+    np.testing.assert_allclose(ulp_error(exact.astype(np.float32), quarter), 0.25)
 
 
 def test_float32_exp_is_close_to_exp_over_its_range():
