@@ -2,7 +2,7 @@
 
 Per step it records the embedded error estimate E_j (the scaled RMS norm the controller
 compares with 1), the stiffness estimate S_j = ||f(g7) - f(g6)|| / ||g7 - g6|| of Hairer &
-Wanner (II.4, IV.2) and the number of function evaluations. All arithmetic on the state is
+Wanner (Solving ODEs II, IV.2) and the number of function evaluations. All arithmetic on the state is
 torch, so backpropagating through `dp5_solve` differentiates the discretised solution and the
 heuristics (discrete adjoint). The step-size controller itself (h, accept/reject) works on
 detached Python floats, as in scipy's RK45, whose step sequence and NFE it reproduces.
