@@ -166,7 +166,7 @@ class Mutator:
                 continue
             operands = [replacement if o == ("v", position) else o for o in (left, right)]
             out.append(_shift((op, *operands), position, -1))
-        if all(o[0] == "k" for o in out[-1][1:]) if out else False:
+        if out and all(o[0] == "k" for o in out[-1][1:]):  # the output would be a constant
             return genome
         return prune(tuple(out))
 

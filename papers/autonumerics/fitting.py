@@ -94,9 +94,3 @@ def fit_from_starts(program: Program, x: np.ndarray, target: np.ndarray, starts,
         if err < best_err:
             best, best_err = fitted, err
     return best, best_err
-
-
-def random_starts(rng: np.random.Generator, n_consts: int, count: int) -> np.ndarray:
-    """Start vectors with random signs and log-uniform magnitudes in [0.1, 10] (scale-free guesses)."""
-    magnitude = 10 ** rng.uniform(-1, 1, size=(count, n_consts))
-    return magnitude * rng.choice([-1.0, 1.0], size=(count, n_consts))

@@ -14,12 +14,11 @@ import mpmath
 import numpy as np
 
 from papers.autonumerics.evolution import Evolution, SearchResult, evolve
-from papers.autonumerics.fitting import (chebyshev_grid, fit_constants, fit_from_starts, max_grid_error,
-                                         random_starts)
+from papers.autonumerics.fitting import chebyshev_grid, fit_constants, fit_from_starts, max_grid_error
 from papers.autonumerics.program import Program
 
 __all__ = ["Program", "max_rel_error", "digits", "ulp_error", "fit_constants", "fit_from_starts",
-           "random_starts", "chebyshev_grid", "evolve", "Evolution", "SearchResult", "PUBLISHED_TEN_OP",
+           "chebyshev_grid", "evolve", "Evolution", "SearchResult", "PUBLISHED_TEN_OP",
            "refit_published_ten_op"]
 
 #: The 10-operation form of the paper's best program (as a third-party summary gives it):
