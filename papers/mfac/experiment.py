@@ -208,6 +208,7 @@ def _figure(ctx, curves) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     panels = len(curves)
     fig, axes = plt.subplots(1, panels, figsize=(4.5 * panels, 3.6))
@@ -217,6 +218,8 @@ def _figure(ctx, curves) -> None:
         ax.loglog(D_VALUES, [curves["scaling"]["ihvp"][m, d] for d in D_VALUES], "o-", label=f"m = {m}")
     ax.loglog(D_VALUES, [curves["scaling"]["ihvp"][64, D_VALUES[0]] * d / D_VALUES[0] for d in D_VALUES], "k:",
               label="slope 1")
+    ax.set_xticks(D_VALUES, [f"{d // 1000}k" for d in D_VALUES])
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.set(xlabel="d (parameters)", ylabel="seconds per IHVP", title="static M-FAC IHVP cost")
     ax.legend()
     if "pruning" in curves:
