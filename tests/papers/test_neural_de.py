@@ -1,0 +1,142 @@
+"""Reversible Heun against exact solutions, autograd, finite differences and scipy."""
+import math
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from papers.neural_de.baselines import heun  # noqa: E402
+from papers.neural_de.method import (  # noqa: E402
+    noise_term, reversible_heun, reversible_heun_backward)
+from papers.neural_de.models import CubicODEFunc, LinearInterpolation, irregular_spirals  # noqa: E402
+
+F64 = torch.float64
+
+
+def _exact(t):
+    return 1.5 * math.exp(-t) + 0.5 * (math.sin(t) - math.cos(t))
+
+
+def _ode_error(solver, steps, T=5.0):
+    ts = torch.linspace(0.0, T, steps + 1, dtype=F64)
+    ys = solver(lambda t, y: -y + math.sin(t), torch.ones(1, dtype=F64), ts)
+    return abs(float(ys[-1, 0]) - _exact(T))
+
+
+@pytest.mark.parametrize("solver", [reversible_heun, heun])
+def test_second_order_on_ode(solver):
+    e1, e2 = _ode_error(solver, 1024), _ode_error(solver, 2048)
+    assert e1 < 1e-4
+    assert 3.4 < e1 / e2 < 4.6
+
+
+def test_matches_scipy_on_a_nonlinear_ode():
+    from scipy.integrate import solve_ivp
+
+    f = lambda t, y: np.array([y[1], -math.sin(y[0])])
+    ts = np.linspace(0.0, 3.0, 3001)
+    ref = solve_ivp(f, (0.0, 3.0), [1.0, 0.0], t_eval=ts, rtol=1e-12, atol=1e-12).y.T
+    ys = reversible_heun(lambda t, y: torch.stack([y[1], -torch.sin(y[0])]), torch.tensor([1.0, 0.0], dtype=F64),
+                         torch.tensor(ts, dtype=F64))
+    assert np.abs(ys.numpy() - ref).max() < 1e-5
+
+
+def test_one_evaluation_per_step():
+    calls = [0]
+
+    def f(t, y):
+        calls[0] += 1
+        return -y
+
+    reversible_heun(f, torch.ones(1, dtype=F64), torch.linspace(0, 1, 51, dtype=F64))
+    assert calls[0] == 51  # one at t0, then one per step
+
+
+def _general_noise(y):
+    return 0.8 * torch.stack([torch.stack([y[..., 1], -y[..., 0]], -1), torch.stack([y[..., 0], -y[..., 1]], -1)], -1)
+
+
+def test_backward_reconstructs_sde_states():
+    gen = torch.Generator().manual_seed(0)
+    ts = torch.linspace(0, 2, 401, dtype=F64)
+    dW = torch.randn(400, 8, 2, generator=gen, dtype=F64) * math.sqrt(2 / 400)
+    f = lambda t, y: -0.5 * y + torch.sin(t * y)
+    g = lambda t, y: _general_noise(y)
+    ys, state = reversible_heun(f, torch.ones(8, 2, dtype=F64), ts, g=g, dW=dW, return_state=True)
+    back = reversible_heun_backward(f, state, ts, g=g, dW=dW)
+    assert float((ys - back).abs().max()) < 1e-12
+    assert float(ys.std()) > 0.1  # the path is genuinely random
+
+
+def test_ou_terminal_moments_match_the_exact_distribution():
+    # X_1 of the OU process started at 1 is Gaussian: mean e^{-θ}, variance σ²(1 - e^{-2θ})/(2θ).
+    gen = torch.Generator().manual_seed(1)
+    n, paths, theta, sigma = 256, 4000, 1.0, 0.5
+    h = 1.0 / n
+    dW = torch.randn(n, paths, 1, generator=gen, dtype=F64) * math.sqrt(h)
+    ys = reversible_heun(lambda t, y: -theta * y, torch.ones(paths, 1, dtype=F64), torch.linspace(0, 1, n + 1, dtype=F64),
+                         g=lambda t, y: sigma * torch.ones_like(y), dW=dW)
+    assert abs(float(ys[-1].mean()) - math.exp(-1)) < 0.02
+    assert abs(float(ys[-1].var()) - sigma ** 2 * (1 - math.exp(-2)) / 2) < 0.01
+
+
+@pytest.mark.parametrize("noise", [None, "diagonal", "general"])
+def test_reversible_adjoint_equals_backprop(noise):
+    torch.manual_seed(0)
+    gen = torch.Generator().manual_seed(2)
+    func = CubicODEFunc(hidden=8).double()
+    params = tuple(func.parameters())
+    ts = torch.linspace(0, 1, 41, dtype=F64)
+    y0 = torch.tensor([[1.0, 0.2], [0.4, -0.3]], dtype=F64, requires_grad=True)
+    g, dW = None, None
+    if noise == "diagonal":
+        g, dW = (lambda t, y: 0.3 * torch.tanh(y)), torch.randn(40, 2, 2, generator=gen, dtype=F64) * 0.15
+    elif noise == "general":
+        g, dW = (lambda t, y: _general_noise(y)), torch.randn(40, 2, 2, generator=gen, dtype=F64) * 0.15
+    grads = []
+    for adjoint in (False, True):
+        ys = reversible_heun(func, y0, ts, g=g, dW=dW, adjoint=adjoint, params=params)
+        loss = (ys ** 2).sum() + ys[7, :, 0].sum()
+        grads.append(torch.autograd.grad(loss, (y0,) + params))
+    for a, b in zip(*grads):
+        assert float((a - b).abs().max()) <= 1e-10 * max(1.0, float(b.abs().max()))
+
+
+def test_gradient_matches_finite_differences_of_the_discretisation():
+    ts = torch.linspace(0, 1, 21, dtype=F64)
+    a = torch.tensor(0.7, dtype=F64, requires_grad=True)
+    f = lambda t, y: -a * y ** 2
+    loss = lambda: reversible_heun(f, torch.ones(1, dtype=F64), ts, adjoint=True, params=(a,))[-1, 0]
+    (g,) = torch.autograd.grad(loss(), (a,))
+    h = 1e-6
+    with torch.no_grad():
+        a += h
+        up = float(loss())
+        a -= 2 * h
+        down = float(loss())
+        a += h
+    assert abs(float(g) - (up - down) / (2 * h)) < 1e-8
+
+
+def test_noise_term_diagonal_equals_general_with_diagonal_matrix():
+    g = torch.tensor([[0.5, -2.0]], dtype=F64)
+    dW = torch.tensor([[0.3, 0.1]], dtype=F64)
+    assert torch.allclose(noise_term(g, dW), noise_term(torch.diag_embed(g), dW))
+
+
+def test_sde_requires_increments():
+    with pytest.raises(ValueError):
+        reversible_heun(lambda t, y: y, torch.ones(1, dtype=F64), torch.linspace(0, 1, 5, dtype=F64),
+                        g=lambda t, y: y)
+
+
+def test_linear_interpolation_slopes_match_numpy():
+    knots, values, _ = irregular_spirals(3, torch.Generator().manual_seed(3), observations=12)
+    path = LinearInterpolation(knots, values)
+    for t in (0.0, 1.3, 5.0, 12.0):
+        h = 1e-7
+        for b in range(3):
+            interp = lambda s: np.interp(s, knots[b].numpy(), values[b, :, 1].numpy())
+            fd = (interp(t + h) - interp(t)) / h
+            assert abs(float(path.derivative(t)[b, 1]) - fd) < 1e-5
