@@ -237,6 +237,8 @@ def _figure(ctx, results, panels) -> None:
         ax.scatter(exact, lin[name]["scores"].flatten().cpu().numpy(), s=4, marker=marker, alpha=0.4, label=name)
     lim = [exact.min(), exact.max()]
     ax.plot(lim, lim, "k:", lw=1)
+    ax.set_xscale("symlog", linthresh=1)
+    ax.set_yscale("symlog", linthresh=1)
     ax.set(xlabel="exact influence", ylabel="estimated influence", title="linear model: 50 queries x 1000 points")
     ax.legend(markerscale=3)
     ax = axes[1]
