@@ -85,15 +85,15 @@ def controlled_paths(control, omega, gammas, y0, n_steps, dt, theta=0.0, sigma=1
     return torch.stack(xs), kl
 
 
-def train_bridge(hurst_omega, gammas, horizon, n_steps, obs_sigma, steps, batch, device, seed, kind="I",
+def train_bridge(omega, gammas, horizon, n_steps, obs_sigma, steps, batch, device, seed, kind="I",
                  lr=3e-3, progress=None):
     """Fit the control of the bridge X(0) = 0, X(T) = 0 + N(0, obs_sigma^2) by maximising the ELBO.
 
-    Returns the trained control (ELBO history as its `losses` attribute).
+    Returns the trained control, with the history of the negative ELBO as its `losses` attribute.
     """
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
-    omega = torch.as_tensor(hurst_omega, dtype=torch.float64, device=device)
+    omega = torch.as_tensor(omega, dtype=torch.float64, device=device)
     gammas = torch.as_tensor(gammas, dtype=torch.float64, device=device)
     control = Control(1 + gammas.numel()).to(device=device, dtype=torch.float64)
     optimiser = torch.optim.Adam(control.parameters(), lr=lr)
