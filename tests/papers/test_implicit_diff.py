@@ -30,7 +30,7 @@ def test_ridge_jacobian_matches_closed_form(regression, mode, jac):
     X, y = regression
     theta = jnp.linspace(0.05, 0.5, 6)
     solver = custom_root(problems.ridge_optimality, solve=solve_cg, mode=mode)(problems.ridge_gradient_descent)
-    J = getattr(jax, jac)(solver, argnums=1)(jnp.zeros(6), theta, X, y)
+    J = jax.jit(getattr(jax, jac)(solver, argnums=1))(jnp.zeros(6), theta, X, y)
     w_ref, J_ref = baselines.ridge_solution_and_jacobian(X, y, theta)
     np.testing.assert_allclose(solver(jnp.zeros(6), theta, X, y), w_ref, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(J, J_ref, rtol=1e-8, atol=1e-10)
@@ -40,8 +40,8 @@ def test_gradient_with_respect_to_data_matches_finite_differences(regression):
     X, y = regression
     theta = jnp.full(6, 0.2)
     solver = custom_root(problems.ridge_optimality)(problems.ridge_gradient_descent)
-    loss = lambda y: jnp.sum(solver(jnp.zeros(6), theta, X, y) ** 2)
-    g = jax.grad(loss)(y)
+    loss = jax.jit(lambda y: jnp.sum(solver(jnp.zeros(6), theta, X, y) ** 2))
+    g = jax.jit(jax.grad(loss))(y)
     direction = jnp.asarray(np.random.default_rng(1).standard_normal(y.shape))
     h = 1e-5
     fd = (loss(y + h * direction) - loss(y - h * direction)) / (2 * h)
@@ -55,7 +55,7 @@ def test_lasso_fixed_point_jacobian(regression, solve):
     solver = custom_fixed_point(problems.lasso_fixed_point, solve=solve)(problems.lasso_proximal_gradient)
     w = solver(jnp.zeros(6), theta, X, y)
     assert 0 < np.count_nonzero(np.asarray(w)) < 6
-    J = jax.jacrev(solver, argnums=1)(jnp.zeros(6), theta, X, y)
+    J = jax.jit(jax.jacrev(solver, argnums=1))(jnp.zeros(6), theta, X, y)
     np.testing.assert_allclose(J, baselines.lasso_jacobian(w, X), rtol=1e-7, atol=1e-10)
     j = int(np.flatnonzero(np.asarray(w))[0])
     h = 1e-6
@@ -71,8 +71,9 @@ def test_vjp_and_jvp_are_adjoint(regression):
     w = problems.ridge_gradient_descent(jnp.zeros(6), theta, X, y)
     rng = np.random.default_rng(2)
     u, v = jnp.asarray(rng.standard_normal(6)), jnp.asarray(rng.standard_normal(6))
-    Ju = root_jvp(problems.ridge_optimality, w, (theta, X, y), (u, jnp.zeros_like(X), jnp.zeros_like(y)))
-    vJ = root_vjp(problems.ridge_optimality, w, (theta, X, y), v)[0]
+    Ju = jax.jit(lambda w, u: root_jvp(problems.ridge_optimality, w, (theta, X, y),
+                                       (u, jnp.zeros_like(X), jnp.zeros_like(y))))(w, u)
+    vJ = jax.jit(lambda w, v: root_vjp(problems.ridge_optimality, w, (theta, X, y), v)[0])(w, v)
     assert abs(float(v @ Ju) - float(vJ @ u)) < 1e-10
 
 
@@ -85,7 +86,7 @@ def test_has_aux_differentiates_only_the_solution(regression):
         w = problems.ridge_gradient_descent(init, theta, X, y)
         return w, jnp.sum(w)
 
-    J = jax.jacrev(lambda t: solver(jnp.zeros(6), t, X, y)[0])(theta)
+    J = jax.jit(jax.jacrev(lambda t: solver(jnp.zeros(6), t, X, y)[0]))(theta)
     np.testing.assert_allclose(J, baselines.ridge_solution_and_jacobian(X, y, theta)[1], rtol=1e-8, atol=1e-10)
 
 
@@ -116,11 +117,13 @@ def test_svm_implicit_hypergradient_matches_finite_differences():
         beta = solver(jnp.zeros_like(Y), theta, X, Y, 1.0, L)
         return problems.softmax_cross_entropy(X_val @ problems.svm_primal(beta, theta, X, Y), Y_val)
 
-    g = jax.grad(val_loss)(jnp.log(5.0), solver)
+    g = jax.jit(jax.grad(lambda s: val_loss(s, solver)))(jnp.log(5.0))
     h = 1e-5
-    fd = (val_loss(jnp.log(5.0) + h, solver) - val_loss(jnp.log(5.0) - h, solver)) / (2 * h)
+    loss = jax.jit(lambda s: val_loss(s, solver))
+    fd = (loss(jnp.log(5.0) + h) - loss(jnp.log(5.0) - h)) / (2 * h)
     assert abs(float(g) - float(fd)) <= 1e-6 * max(1.0, abs(float(fd)))
-    unrolled = jax.grad(val_loss)(jnp.log(5.0), lambda *a: problems.svm_projected_gradient(*a, 400))
+    unrolled_solver = lambda *a: problems.svm_projected_gradient(*a, 400)
+    unrolled = jax.jit(jax.grad(lambda s: val_loss(s, unrolled_solver)))(jnp.log(5.0))
     assert abs(float(g) - float(unrolled)) <= 1e-8 * max(1.0, abs(float(g)))
 
 
@@ -132,8 +135,8 @@ def test_distillation_gradient_matches_finite_differences():
     Y = jax.nn.one_hot(rng.integers(0, 3, 25), 3)
     inner = custom_root(problems.logreg_optimality)(
         lambda W0, X_d, Y_d, l2: problems.logreg_gradient_descent(W0, X_d, Y_d, l2, 300))
-    loss = lambda X_d: problems.softmax_cross_entropy(X @ inner(jnp.zeros((4, 3)), X_d, Y_d, 0.5), Y)
-    g = jax.grad(loss)(X_d)
+    loss = jax.jit(lambda X_d: problems.softmax_cross_entropy(X @ inner(jnp.zeros((4, 3)), X_d, Y_d, 0.5), Y))
+    g = jax.jit(jax.grad(loss))(X_d)
     direction = jnp.asarray(rng.standard_normal(X_d.shape))
     h = 1e-5
     fd = (loss(X_d + h * direction) - loss(X_d - h * direction)) / (2 * h)
