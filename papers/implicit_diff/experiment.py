@@ -19,12 +19,10 @@ DISTILL_INNER_ITERS = 100  # warm-started inner gradient steps per outer step
 def run(ctx):
     import jax
 
-    from papers.implicit_diff.method import enable_x64, jax_device
+    from papers.implicit_diff.method import float64, jax_device
 
-    enable_x64()
-    with jax.default_device(jax_device(ctx.device)):
-        metrics = _run(ctx)
-    return metrics
+    with float64(), jax.default_device(jax_device(ctx.device)):
+        return _run(ctx)
 
 
 def _run(ctx):

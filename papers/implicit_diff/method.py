@@ -10,6 +10,7 @@ GMRES are jax's own (`jax.scipy.sparse.linalg`), which accept pytrees.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 
 import jax
@@ -20,6 +21,18 @@ from jax import tree_util as tu
 def enable_x64() -> None:
     """Switch jax to float64 (the accuracy claims need it); call before building arrays."""
     jax.config.update("jax_enable_x64", True)
+
+
+@contextlib.contextmanager
+def float64():
+    """jax in float64 inside the block; the previous setting is restored afterwards, so other
+    papers run in the same process keep their own precision."""
+    previous = jax.config.jax_enable_x64
+    enable_x64()
+    try:
+        yield
+    finally:
+        jax.config.update("jax_enable_x64", previous)
 
 
 def jax_device(device: str):

@@ -4,20 +4,22 @@ import pytest
 
 jax = pytest.importorskip("jax")
 
-from papers.implicit_diff.method import enable_x64  # noqa: E402
-
-enable_x64()
-
 import jax.numpy as jnp  # noqa: E402
 
 from papers.implicit_diff import baselines, problems  # noqa: E402
 from papers.implicit_diff.method import (  # noqa: E402
-    custom_fixed_point, custom_root, projection_simplex, root_jvp, root_vjp, solve_cg, solve_gmres,
+    custom_fixed_point, custom_root, float64, projection_simplex, root_jvp, root_vjp, solve_cg, solve_gmres,
     solve_normal_cg)
 
 
+@pytest.fixture(autouse=True, scope="module")
+def jax_float64():
+    with float64():
+        yield
+
+
 @pytest.fixture(scope="module")
-def regression():
+def regression(jax_float64):
     rng = np.random.default_rng(0)
     X = rng.standard_normal((40, 6))
     w_true = np.array([2.0, -1.5, 0.0, 0.0, 1.0, 0.05])
