@@ -91,9 +91,17 @@ def _sync(device) -> None:
         torch.cuda.synchronize()
 
 
+def clock(device) -> float:
+    """Seconds for timing work on `device`: this process's CPU time on CPU (torch runs single-threaded
+    here, so it is the compute itself and does not count the time other jobs of a shared machine hold
+    the cores), wall time on a GPU (after synchronising)."""
+    return time.perf_counter() if torch.device(device).type == "cuda" else time.process_time()
+
+
 @dataclass
 class Trainer:
-    """Adam (cosine-annealed over `steps`) on cross-entropy + penalty, over random minibatches."""
+    """Adam (cosine-annealed over `steps`) on cross-entropy + penalty, over random minibatches;
+    train_time adds up each step's `clock` seconds."""
 
     model: ODEClassifier
     data: DigitsTensors
@@ -115,7 +123,7 @@ class Trainer:
         """One optimiser step; returns the batch loss and adds its wall time to train_time."""
         device = self.data.X_train.device
         _sync(device)
-        start = time.perf_counter()
+        start = clock(device)
         idx = torch.randint(len(self.data.X_train), (self.batch_size,), generator=self.gen)
         x, y = self.data.X_train[idx.to(device)], self.data.y_train[idx.to(device)]
         out = self.regulariser(self.model, x, self.gen)
@@ -125,7 +133,7 @@ class Trainer:
         self.optimiser.step()
         self.schedule.step()
         _sync(device)
-        self.train_time += time.perf_counter() - start
+        self.train_time += clock(device) - start
         self.losses.append(loss.item())
         self.nfe.append(out.nfe)
         return self.losses[-1]
@@ -157,19 +165,19 @@ def evaluate(model: ODEClassifier, X: torch.Tensor, y: torch.Tensor, batch_size:
 
 def prediction_times(models: dict[str, ODEClassifier], X: torch.Tensor, batch_size: int = 128,
                      repeats: int = 20) -> dict[str, float]:
-    """Seconds per test batch of each model: the minimum over `repeats` passes, taken in turn
-    over the models so that load on a shared machine hits all of them alike."""
+    """Seconds per test batch of each model (see `clock`): the minimum over `repeats` passes,
+    taken in turn over the models so that load on a shared machine hits all of them alike."""
     batches = _batches(X, batch_size)
     best = {name: float("inf") for name in models}
     with torch.no_grad():
         for _ in range(repeats):
             for name, model in models.items():
                 _sync(X.device)
-                start = time.perf_counter()
+                start = clock(X.device)
                 for xb in batches:
                     model.head(model.solve(xb).ys[-1])
                 _sync(X.device)
-                best[name] = min(best[name], (time.perf_counter() - start) / len(batches))
+                best[name] = min(best[name], (clock(X.device) - start) / len(batches))
     return best
 
 
