@@ -3,8 +3,6 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-import numpy as np
-
 from papers.harness import kernel
 
 
@@ -44,9 +42,11 @@ def search_generation(population, device):
     from papers.autonumerics.evolution import Evolution
 
     search = Evolution(seed=0, population_size=population, tournament_size=5, max_ops=12)
-    state = np.random.default_rng(0).bit_generator.state
+    start, state = list(search.population), search.rng.bit_generator.state
 
-    def generation():
+    def generation():  # the same generation every call: population and random state restored
+        search.population.clear()
+        search.population.extend(start)
         search.rng.bit_generator.state = state
         search.generation()
 
