@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import fft
 
+from papers.common.threads import single_threaded
+
 
 def grid(n: int, d: int) -> list[np.ndarray]:
     """Cell-centred coordinates x_j = (j + 1/2)/n of the n^d grid, as d broadcastable arrays."""
@@ -127,14 +129,10 @@ def fit_two_layer_network(x: np.ndarray, y: np.ndarray, width: int, steps: int, 
 
     Runs single-threaded on CPU (restored afterwards): for matrices this small, thread overhead dominates.
     """
-    import torch
+    import torch  # noqa: F401  (imported first so that single_threaded limits its threads)
 
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with single_threaded():
         return _fit(x, y, width, steps, seed, device, scale)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _fit(x, y, width, steps, seed, device, scale):

@@ -8,7 +8,6 @@ solve. `Trainer.step` runs one optimiser step, so several arms can be trained in
 """
 from __future__ import annotations
 
-import contextlib
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -18,6 +17,7 @@ from torch import nn
 
 from papers.common.dp5 import DP5Solution, dp5_solve
 from papers.common.mlp_digits import DigitsTensors, digits_tensors
+from papers.common.threads import single_threaded
 
 RTOL = ATOL = 1e-4  # the tolerances of the regularisation papers' classifiers
 
@@ -179,18 +179,6 @@ def prediction_times(models: dict[str, ODEClassifier], X: torch.Tensor, batch_si
                 _sync(X.device)
                 best[name] = min(best[name], (clock(X.device) - start) / len(batches))
     return best
-
-
-@contextlib.contextmanager
-def single_threaded():
-    """Run torch on one CPU thread (restored after): the matrices here are far too small for
-    intra-op threads to pay, and on a shared machine their spinning only burns cycles."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def train_interleaved(trainers: dict[str, Trainer], steps: int, progress=None) -> None:

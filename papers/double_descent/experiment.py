@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
+from papers.common.threads import single_threaded
 from papers.double_descent import method
 from papers.harness import Metric
 
@@ -107,7 +107,7 @@ def _map_figure(ctx, kappas, l2s, height):
 
 def run(ctx):
     # 100x100 linear algebra: one BLAS thread is fastest and avoids oversubscribing shared cores
-    with threadpool_limits(limits=1):
+    with single_threaded():
         return _run(ctx)
 
 

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
+from papers.common.threads import single_threaded
 from papers.fractional_sde import method
 from papers.harness import Metric
 
@@ -144,7 +144,7 @@ def _inference_figure(ctx, bridges, hursts):
 
 def run(ctx):
     # small linear algebra and many tiny torch ops: one thread each avoids oversubscribing shared cores
-    with threadpool_limits(limits=1):
+    with single_threaded():
         return _run(ctx)
 
 
@@ -153,14 +153,10 @@ def _run(ctx):
     curves = _approximation(ctx, metrics)
     _approximation_figure(ctx, curves, metrics)
     if ctx.tier == "full":
-        import torch
+        import torch  # noqa: F401  (imported first so that single_threaded limits its threads)
 
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
+        with single_threaded():
             bridges = {h: _bridge(ctx, metrics, h) for h in (0.3, 0.5, 0.7)}
             hursts, _ = _hurst(ctx, metrics)
-        finally:
-            torch.set_num_threads(threads)
         _inference_figure(ctx, bridges, hursts)
     return metrics

@@ -6,6 +6,7 @@ import time
 
 import numpy as np
 
+from papers.common.threads import single_threaded
 from papers.harness import Metric
 
 WEIGHT_DECAY = 1e-3      # L2 of the training objective; the damping is the same, so G + lambda I is its GGN
@@ -18,13 +19,9 @@ N_SUBSETS, SUBSET_SIZE = 40, 100
 def run(ctx) -> dict:
     import torch
 
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # small matrices: extra threads only add overhead on a shared CPU
-    try:
+    with single_threaded():
         torch.manual_seed(ctx.seed)
         return _run(ctx)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _run(ctx) -> dict:

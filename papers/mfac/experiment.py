@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from papers.common.threads import single_threaded
 from papers.harness import Metric
 
 M_VALUES = (16, 32, 64)
@@ -19,9 +20,7 @@ OPTIMIZERS = {"sgd": dict(lr=0.05, momentum=0.9), "adam": dict(lr=1e-3), "mfac":
 def run(ctx) -> dict:
     import torch
 
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # small matrices: extra threads only add overhead on a shared CPU
-    try:
+    with single_threaded():
         torch.manual_seed(ctx.seed)
         metrics, curves = {}, {}
         metrics.update(ihvp_accuracy(ctx))
@@ -34,8 +33,6 @@ def run(ctx) -> dict:
             metrics.update(optim)
         _figure(ctx, curves)
         return metrics
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _trained_mlp(ctx, sizes):

@@ -8,6 +8,7 @@ import time
 
 import numpy as np
 
+from papers.common.threads import single_threaded
 from papers.harness import Metric
 
 DTYPE_NAME = "float64"
@@ -37,14 +38,10 @@ def run(ctx):
     """Every operation here is tiny (vectors of 1-50 numbers), where torch's intra-op threads
     only add synchronisation (hundreds of times slower on a loaded machine): run on one
     thread and restore the setting afterwards."""
-    import torch
+    import torch  # noqa: F401  (imported first so that single_threaded limits its threads)
 
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with single_threaded():
         return _run(ctx)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _run(ctx):

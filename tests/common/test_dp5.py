@@ -7,7 +7,15 @@ from scipy.integrate import solve_ivp
 
 from papers.common.dp5 import dp5_solve, dp5_step, rms
 
-torch.set_default_dtype(torch.float64)
+
+
+@pytest.fixture(autouse=True)
+def _float64_default():
+    """float64 tensors in these tests only: a module-level switch would leak into other test files."""
+    before = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(before)
 
 
 def _stability_r(z):

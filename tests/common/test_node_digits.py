@@ -5,7 +5,8 @@ import torchdiffeq
 
 from papers.common.mlp_digits import digits_tensors
 from papers.common.node_digits import (ODEClassifier, Trainer, build_classifier, evaluate, prediction_times,
-                                       single_threaded, train_interleaved, unregularised)
+                                       train_interleaved, unregularised)
+from papers.common.threads import single_threaded
 
 
 @pytest.fixture(autouse=True)
@@ -62,10 +63,3 @@ def test_evaluate_counts_correct_predictions_and_nfe():
     times = prediction_times({"m": m, "n": build_classifier(16, seed=5)}, data.X_test, 32, repeats=2)
     assert set(times) == {"m", "n"} and all(t > 0 for t in times.values())
     assert isinstance(m, ODEClassifier)
-
-
-def test_single_threaded_restores_the_thread_count():
-    before = torch.get_num_threads()
-    with single_threaded():
-        assert torch.get_num_threads() == 1
-    assert torch.get_num_threads() == before

@@ -8,7 +8,7 @@ from papers.blackbox_node.baselines import steer, taylor, total_derivative
 from papers.blackbox_node.method import error_regulariser, ernode, srnode, stiffness_regulariser, train_node
 from papers.common.dp5 import dp5_solve
 from papers.common.mlp_digits import digits_tensors
-from papers.common.node_digits import single_threaded
+from papers.common.threads import single_threaded
 
 
 @pytest.fixture(autouse=True)

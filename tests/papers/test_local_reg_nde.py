@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from papers.common.dp5 import dp5_solve
-from papers.common.node_digits import build_classifier, single_threaded
+from papers.common.node_digits import build_classifier
+from papers.common.threads import single_threaded
 from papers.local_reg_nde.method import (local_biased, local_regulariser, local_unbiased,
                                          local_unbiased_continuous_adjoint)
 
