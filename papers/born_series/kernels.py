@@ -18,10 +18,12 @@ def mlp_taylor_at_zero(K, device):
     """Value, gradient and Hessian at V = 0 of a 2x64 tanh MLP (torch.func)."""
     import torch
 
+    from papers.common.mlp import hidden_sizes, mlp
+
     if device == "cuda" and not torch.cuda.is_available():
         raise NotImplementedError("no cuda device")
     torch.manual_seed(0)
-    model = method.ScaledModel(method.make_mlp(K, 64, 2).to(device), 0.5, 0.0, 1.0)
+    model = method.ScaledModel(mlp(hidden_sizes(K, 64, 2)).to(device), 0.5, 0.0, 1.0)
 
     def call():
         out = model.taylor_at_zero(K, device)

@@ -66,18 +66,6 @@ def sample_potentials(rng: np.random.Generator, n: int, K: int, depth: float) ->
     return rng.uniform(-depth, depth, size=(n, K))
 
 
-def make_mlp(K: int, width: int, depth: int):
-    """A tanh MLP R^K -> R (smooth, so its Hessian at V = 0 is meaningful)."""
-    import torch.nn as nn
-
-    layers, fan_in = [], K
-    for _ in range(depth):
-        layers += [nn.Linear(fan_in, width), nn.Tanh()]
-        fan_in = width
-    layers.append(nn.Linear(fan_in, 1))
-    return nn.Sequential(*layers)
-
-
 class ScaledModel:
     """f(V) = y_mean + y_std * net(V / v_scale): the trained net in the units of the data."""
 
@@ -114,12 +102,14 @@ def train_mlp(V: np.ndarray, y: np.ndarray, *, width: int, depth: int, epochs: i
     """
     import torch
 
+    from papers.common.mlp import hidden_sizes, mlp
+
     torch.manual_seed(seed)
     v_scale = float(np.max(np.abs(V)))
     y_mean, y_std = float(np.mean(y)), float(np.std(y))
     x = torch.as_tensor(V / v_scale, dtype=torch.float32, device=device)
     t = torch.as_tensor((y - y_mean) / y_std, dtype=torch.float32, device=device)
-    net = make_mlp(V.shape[1], width, depth).to(device)
+    net = mlp(hidden_sizes(V.shape[1], width, depth)).to(device)
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     steps_per_epoch = -(-len(x) // batch)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs * steps_per_epoch)

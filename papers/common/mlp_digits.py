@@ -12,6 +12,7 @@ from torch import nn
 from torch.func import functional_call, grad, vmap
 
 from papers.common.datasets import load_split
+from papers.common.mlp import mlp
 
 
 @dataclass(frozen=True)
@@ -41,14 +42,7 @@ def build_mlp(sizes=(64, 32, 10), activation: type[nn.Module] = nn.Tanh, seed: i
     ``sizes=(64, 10)`` is multinomial logistic regression. Initialisation is torch's default,
     drawn from a generator seeded with `seed`, so the same seed gives the same weights.
     """
-    if len(sizes) < 2:
-        raise ValueError(f"an MLP needs at least input and output widths, got sizes={sizes}")
-    layers: list[nn.Module] = []
-    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-        if i:
-            layers.append(activation())
-        layers.append(nn.Linear(n_in, n_out))
-    model = nn.Sequential(*layers)
+    model = mlp(sizes, activation)
     gen = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for layer in model:

@@ -15,17 +15,6 @@ import numpy as np
 from papers.imann.models import DECAY, RateModel
 
 
-def _mlp(width: int, depth: int):
-    import torch.nn as nn
-
-    layers, fan_in = [], 1
-    for _ in range(depth):
-        layers += [nn.Linear(fan_in, width), nn.Tanh()]
-        fan_in = width
-    layers.append(nn.Linear(fan_in, 1))
-    return nn.Sequential(*layers)
-
-
 class MLPEnsemble:
     """B independent float64 tanh MLPs R -> R, stored as stacked parameters."""
 
@@ -33,8 +22,10 @@ class MLPEnsemble:
         import torch
         from torch.func import stack_module_state
 
+        from papers.common.mlp import hidden_sizes, mlp
+
         torch.manual_seed(seed)
-        nets = [_mlp(width, depth).to(device, torch.float64) for _ in range(B)]
+        nets = [mlp(hidden_sizes(1, width, depth)).to(device, torch.float64) for _ in range(B)]
         stacked, _ = stack_module_state(nets)
         self.params = {k: v.detach() for k, v in stacked.items()}
         self.template = copy.deepcopy(nets[0]).to("meta")

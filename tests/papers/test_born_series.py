@@ -4,6 +4,7 @@ import pytest
 from scipy.integrate import dblquad, solve_ivp
 
 from papers.born_series import method
+from papers.common.mlp import hidden_sizes, mlp
 
 
 def _edges(K):
@@ -76,7 +77,7 @@ def test_taylor_at_zero_matches_finite_differences_and_chain_rule():
     torch = pytest.importorskip("torch")
     torch.manual_seed(0)
     K = 4
-    model = method.ScaledModel(method.make_mlp(K, 16, 2), v_scale=0.5, y_mean=0.3, y_std=2.0)
+    model = method.ScaledModel(mlp(hidden_sizes(K, 16, 2)), v_scale=0.5, y_mean=0.3, y_std=2.0)
     value, g, H = model.taylor_at_zero(K, "cpu")
     net64 = method.ScaledModel(model.net.to(torch.float64), 0.5, 0.3, 2.0)
 
@@ -90,7 +91,7 @@ def test_taylor_at_zero_matches_finite_differences_and_chain_rule():
     H_fd = [[(f(h * (a + b)) - f(h * (a - b)) - f(h * (b - a)) + f(-h * (a + b))) / (4 * h * h)
              for b in eye] for a in eye]
     np.testing.assert_allclose(H, H_fd, rtol=1e-3, atol=1e-6)
-    linear = method.ScaledModel(method.make_mlp(K, 16, 0).double(), 0.5, 0.3, 2.0)
+    linear = method.ScaledModel(mlp(hidden_sizes(K, 16, 0)).double(), 0.5, 0.3, 2.0)
     _, g_lin, H_lin = linear.taylor_at_zero(K, "cpu")
     np.testing.assert_allclose(g_lin, 2.0 * linear.net[0].weight.detach().numpy()[0] / 0.5, rtol=1e-6)
     assert np.abs(H_lin).max() < 1e-12

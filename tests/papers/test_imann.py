@@ -4,6 +4,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from papers.common.mlp import hidden_sizes, mlp  # noqa: E402
 from papers.imann import method  # noqa: E402
 from papers.imann.baselines import fit_dnn  # noqa: E402
 from papers.imann.models import DECAY, LOGISTIC  # noqa: E402
@@ -61,7 +62,7 @@ def test_ensemble_members_are_independent_networks():
     x = torch.rand(3, 5, dtype=torch.float64)
     out = ens(ens.params, x)
     for b in range(3):
-        net = method._mlp(8, 2).double()
+        net = mlp(hidden_sizes(1, 8, 2)).double()
         net.load_state_dict({k: v[b] for k, v in ens.params.items()})
         np.testing.assert_allclose(out[b].numpy(), net(2 * x[b, :, None] - 1).squeeze(-1).detach().numpy(),
                                    rtol=1e-12)
