@@ -35,8 +35,6 @@ def wiener_distance(coarse: np.ndarray, fine: np.ndarray) -> float:
 
 
 def run(ctx) -> dict:
-    if ctx.tier not in SETTINGS:
-        raise NotImplementedError(f"tier {ctx.tier!r} is not implemented")
     settings = SETTINGS[ctx.tier]
     runs = {}
     cases = [(d, beta, n) for d in settings["dims"] for beta in settings["betas"] for n in settings["ns"]]

@@ -92,9 +92,7 @@ def decay_rate(ratios: np.ndarray) -> float:
 
 
 def run(ctx) -> dict:
-    settings = SETTINGS[ctx.tier] if ctx.tier in SETTINGS else None
-    if settings is None:
-        raise NotImplementedError(f"tier {ctx.tier!r} is not implemented")
+    settings = SETTINGS[ctx.tier]
     combos = [(p, a) for p in settings["degrees"] for a in settings["alphas"]]
     studies = {}
     for p, alpha in ctx.progress(combos, desc="refinements"):

@@ -1,6 +1,4 @@
 """Timed core operations: the optimal weights and one ELBO gradient step of the bridge."""
-import numpy as np
-
 from papers.fractional_sde import method
 from papers.harness import kernel
 

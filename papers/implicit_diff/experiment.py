@@ -2,10 +2,9 @@
 Jacobian error bound, implicit against unrolled hypergradients, dataset distillation."""
 from __future__ import annotations
 
-import time
-
 import numpy as np
 
+from papers.common.timing import best_seconds
 from papers.harness import Metric
 
 RIDGE_THETA = 0.1          # per-feature ridge strength (diabetes, standardised X and y)
@@ -170,7 +169,7 @@ def svm_timing_sweep(ctx, sizes, repeats: int = 5):
             log_lam = jnp.asarray(0.0)
             compiled = grad.lower(log_lam).compile()
             row[f"{how}_grad"] = float(compiled(log_lam))
-            row[f"{how}_seconds"] = _best_time(lambda: compiled(log_lam).block_until_ready(), repeats)
+            row[f"{how}_seconds"] = best_seconds(lambda: compiled(log_lam).block_until_ready(), repeats=repeats)
             row[f"{how}_bytes"] = _temp_bytes(compiled)
         rows.append(row)
     last = rows[-1]
@@ -186,15 +185,6 @@ def svm_timing_sweep(ctx, sizes, repeats: int = 5):
         metrics["svm_memory_ratio_largest"] = Metric(last["implicit_bytes"] / last["unrolled_bytes"], "",
                                                      volatile=True)
     return {"rows": rows, "metrics": metrics}
-
-
-def _best_time(fn, repeats):
-    best = np.inf
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def _temp_bytes(compiled):

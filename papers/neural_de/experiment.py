@@ -9,6 +9,7 @@ import time
 import numpy as np
 
 from papers.common.threads import single_threaded
+from papers.common.timing import best_seconds
 from papers.harness import Metric
 
 DTYPE_NAME = "float64"
@@ -200,17 +201,6 @@ def reconstruction_errors(ctx, device, steps: int = 1000):
     return {"reconstruction_error": Metric(worst)}
 
 
-def _best_time(ctx, fn, repeats=5):
-    best = math.inf
-    for _ in range(repeats):
-        ctx.synchronize()
-        start = time.perf_counter()
-        fn()
-        ctx.synchronize()
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
 def neural_sde_speedup(ctx, device, steps: int = 200, batch: int = 256):
     """Wall time of a neural SDE solve (drift and diffusion MLPs, 8 dims) by Heun over that of
     reversible Heun, same grid; best of 3."""
@@ -228,7 +218,8 @@ def neural_sde_speedup(ctx, device, steps: int = 200, batch: int = 256):
     times = {}
     with torch.no_grad():
         for name, solver in (("reversible_heun", reversible_heun), ("heun", heun)):
-            times[name] = _best_time(ctx, lambda: solver(sde.drift, y0, ts, g=sde.diffusion, dW=dW), repeats=3)
+            times[name] = best_seconds(lambda: solver(sde.drift, y0, ts, g=sde.diffusion, dW=dW), ctx.synchronize,
+                                       repeats=3)
     return {"neural_sde_speedup": Metric(times["heun"] / times["reversible_heun"], "x", lower_is_better=False,
                                          volatile=True),
             "neural_sde_seconds_reversible_heun": Metric(times["reversible_heun"], "s", volatile=True),

@@ -101,7 +101,7 @@ def plot(ctx, close, det, sto, clean) -> None:
     for kind, marker in (("value", "o"), ("grad", "s")):
         for i, row in enumerate(close["gaps"][kind]):
             axes[0].loglog(SIGMAS, row, marker=marker, ls="-", color=f"C{i}",
-                           label=f"|psi_sigma - psi|" if kind == "value" and i == 0 else
+                           label="|psi_sigma - psi|" if kind == "value" and i == 0 else
                            ("||grad psi_sigma - grad psi||" if kind == "grad" and i == 0 else None),
                            alpha=0.8 if kind == "value" else 0.5)
     axes[0].loglog(SIGMAS, SIGMAS, "k:", label="slope 1")
@@ -122,8 +122,6 @@ def plot(ctx, close, det, sto, clean) -> None:
 
 
 def run(ctx) -> dict[str, Metric]:
-    if ctx.tier not in ("quick", "full"):
-        raise NotImplementedError(f"tier {ctx.tier!r} is not implemented")
     full = ctx.tier == "full"
     rng = ctx.rng(0)
     q = problems.random_quadratic_bilevel(rng)
