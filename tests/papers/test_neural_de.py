@@ -140,3 +140,21 @@ def test_linear_interpolation_slopes_match_numpy():
             interp = lambda s: np.interp(s, knots[b].numpy(), values[b, :, 1].numpy())
             fd = (interp(t + h) - interp(t)) / h
             assert abs(float(path.derivative(t)[b, 1]) - fd) < 1e-5
+
+
+def test_train_segments_recovers_a_linear_rate():
+    from papers.neural_de.models import train_segments
+
+    class Linear(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a = torch.nn.Parameter(torch.tensor(-0.2, dtype=F64))
+
+        def forward(self, t, y):
+            return self.a * y
+
+    ts = torch.linspace(0.0, 2.0, 81, dtype=F64)
+    truth = torch.exp(-0.7 * ts).unsqueeze(-1)  # y' = -0.7 y, y(0) = 1
+    func = train_segments(Linear(), truth, ts, np.random.default_rng(0), iterations=150, batch=4, segment=10,
+                          lr=5e-2)
+    assert abs(func.a.item() + 0.7) < 1e-3
