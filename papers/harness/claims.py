@@ -112,6 +112,7 @@ class PaperInfo:
     tiers: dict[str, Tier]
     claims: tuple[Claim, ...]
     threads: int | None = None
+    record_rtol: float = 0.0
 
     @property
     def url(self) -> str:
@@ -158,6 +159,9 @@ def load_paper_info(path: Path, slug: str | None = None) -> PaperInfo:
     threads = _get(paper, "threads", int, where + ": [paper]", None)
     if threads is not None and threads < 1:
         raise ClaimsError(f"{where}: [paper].threads must be a positive integer, got {threads}")
+    record_rtol = _get(paper, "record_rtol", float, where + ": [paper]", 0.0)
+    if record_rtol < 0:
+        raise ClaimsError(f"{where}: [paper].record_rtol must not be negative")
     claims_raw = data.get("claims", [])
     if not isinstance(claims_raw, list) or not claims_raw:
         raise ClaimsError(f"{where}: no [[claims]]")
@@ -179,6 +183,7 @@ def load_paper_info(path: Path, slug: str | None = None) -> PaperInfo:
         tiers=tiers,
         claims=tuple(claims),
         threads=threads,
+        record_rtol=record_rtol,
     )
 
 
