@@ -1,4 +1,5 @@
 """A fake package of papers (`fakepapers`) that exercises every path of the harness quickly."""
+
 import sys
 import textwrap
 
@@ -132,7 +133,8 @@ def fake_root(tmp_path_factory):
         (d / "experiment.py").write_text(SETTINGS + textwrap.dedent(body))
         (d / "method.py").write_text('"""Nothing."""\n')
         (d / "NOTES.md").write_text(NOTES)
-    (pkg / "good" / "kernels.py").write_text(textwrap.dedent("""
+    (pkg / "good" / "kernels.py").write_text(
+        textwrap.dedent("""
         from papers.harness import kernel
 
         @kernel(params={"n": [10, 100]}, devices=("cpu", "cuda"))
@@ -140,7 +142,8 @@ def fake_root(tmp_path_factory):
             \"\"\"Sum n numbers.\"\"\"
             data = list(range(n))
             return lambda: sum(data)
-    """))
+    """)
+    )
     return root
 
 
