@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
@@ -43,8 +44,8 @@ def _tag(kind, hurst, K):
 def _approximation(ctx, s: Settings, metrics):
     """Relative cost and Monte Carlo variance error for each kind, H and K; returns curves for the figure."""
     curves = {}
-    for stream, (kind, hurst, K) in enumerate(ctx.progress(
-            [(k, h, n) for k in method.KINDS for h in (0.2, 0.7) for n in s.ks], desc="omega and Monte Carlo")):
+    cases = [(k, h, n) for k in method.KINDS for h in (0.2, 0.7) for n in s.ks]
+    for stream, (kind, hurst, K) in enumerate(ctx.progress(cases, desc="omega and Monte Carlo")):
         gammas = method.gamma_grid(K, GAMMA_MAX)
         omega = method.optimal_omega(hurst, gammas, HORIZON, kind)
         tag = _tag(kind, hurst, K)
@@ -65,6 +66,15 @@ def _approximation(ctx, s: Settings, metrics):
     return curves
 
 
+def _fbm_cov(u, v, hurst):
+    return float(method.fbm_covariance(u, v, hurst, "I"))
+
+
+def _conditioned_std(times, cov):
+    """Std at `times` of a process with covariance cov(u, v) given X(T) + N(0, obs_sigma^2)."""
+    return np.sqrt(method.conditioned_variance(cov, times, [HORIZON], BRIDGE["obs_sigma"]))
+
+
 def _bridge(ctx, s: Settings, metrics):
     """Learned posterior std of the fOU bridges (one control per Hurst index, trained together) against
     the analytic GP-conditioned std of exact fBM and of the Markov approximation, on t = 0.25, ..., 2;
@@ -78,24 +88,23 @@ def _bridge(ctx, s: Settings, metrics):
     control = inference.train_bridge(omegas, gammas, times, b["obs_sigma"], s.bridge_steps, s.bridge_batch,
                                      ctx.device, ctx.seed, lr=b["lr"],
                                      progress=lambda it: ctx.progress(it, desc="bridges"))
-    learned = inference.posterior_std(control, omegas, gammas, times, b["posterior_paths"], ctx.device, ctx.seed + 1)
+    learned = inference.posterior_std(control, omegas, gammas, times, b["posterior_paths"], ctx.device,
+                                      ctx.seed + 1)
     judged = np.searchsorted(times, BRIDGE_TIMES - 1e-9)
     curves, discretisation = {}, []
-    for m, hurst in enumerate(BRIDGE_HURSTS):
-        omega = omegas[m]
-
-        def conditioned_std(cov):
-            return np.sqrt(method.conditioned_variance(cov, times, [HORIZON], b["obs_sigma"]))
-
-        exact = conditioned_std(lambda u, v: float(method.fbm_covariance(u, v, hurst, "I")))
-        approx = conditioned_std(lambda u, v: method.ma_fbm_covariance(u, v, hurst, gammas, omega, "I"))
+    for m, (hurst, omega) in enumerate(zip(BRIDGE_HURSTS, omegas)):
+        exact = _conditioned_std(times, partial(_fbm_cov, hurst=hurst))
+        ma_cov = partial(method.ma_fbm_covariance, H=hurst, gammas=gammas, omega=omega, kind="I")
+        approx = _conditioned_std(times, ma_cov)
         tag = f"H{int(round(10 * hurst)):02d}"
-        metrics[f"bridge_std_err_{tag}"] = Metric(float(np.max(np.abs(learned[m, judged] / exact[judged] - 1))))
-        metrics[f"bridge_std_err_vs_ma_{tag}"] = Metric(float(np.max(np.abs(learned[m, judged] / approx[judged] - 1))))
+        at_judged = learned[m, judged]
+        metrics[f"bridge_std_err_{tag}"] = Metric(float(np.max(np.abs(at_judged / exact[judged] - 1))))
+        metrics[f"bridge_std_err_vs_ma_{tag}"] = Metric(float(np.max(np.abs(at_judged / approx[judged] - 1))))
         prior_euler = np.sqrt(inference.euler_prior_variance(times, gammas, omega)[judged])
-        prior_exact = np.sqrt([method.ma_fbm_covariance(t, t, hurst, gammas, omega, "I") for t in times[judged]])
+        prior_exact = np.sqrt([ma_cov(t, t) for t in times[judged]])
         last_step = abs(omega.sum()) * np.sqrt(times[-1] - times[-2])
-        discretisation += list(np.abs(prior_euler / prior_exact - 1)) + [np.sqrt(1 + (last_step / exact[-1]) ** 2) - 1]
+        discretisation += list(np.abs(prior_euler / prior_exact - 1))
+        discretisation.append(np.sqrt(1 + (last_step / exact[-1]) ** 2) - 1)
         curves[hurst] = (times, learned[m], exact, approx)
     metrics["bridge_discretisation_err"] = Metric(float(max(discretisation)))
     return curves
@@ -106,12 +115,14 @@ def _hurst(ctx, s: Settings, metrics):
     from papers.fractional_sde import inference
 
     p = HURST
-    _, paths = inference.simulate_fou(p["true"], p["theta"], HORIZON, p["n_steps"], p["n_paths"], ctx.rng(100))
+    _, paths = inference.simulate_fou(p["true"], p["theta"], HORIZON, p["n_steps"], p["n_paths"],
+                                      ctx.rng(100))
     obs = paths[:, p["obs_every"]::p["obs_every"]]
     obs = obs + p["obs_sigma"] * ctx.rng(101).standard_normal(obs.shape)
     hursts, elbos = inference.fit_hurst(obs, p["obs_every"], p["obs_sigma"], method.gamma_grid(5, GAMMA_MAX),
-                                        HORIZON, p["n_steps"], p["theta"], s.hurst_steps, p["samples"], ctx.device,
-                                        ctx.seed, progress=lambda it: ctx.progress(it, desc="Hurst by ELBO"))
+                                        HORIZON, p["n_steps"], p["theta"], s.hurst_steps, p["samples"],
+                                        ctx.device, ctx.seed,
+                                        progress=lambda it: ctx.progress(it, desc="Hurst by ELBO"))
     estimate = float(np.mean(hursts[-50:]))
     metrics["hurst_estimate"] = Metric(estimate, lower_is_better=False)
     metrics["hurst_abs_error"] = Metric(abs(estimate - p["true"]))

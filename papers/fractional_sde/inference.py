@@ -54,7 +54,8 @@ class Control(torch.nn.Module):
         self.biases = torch.nn.ParameterList()
         for i, (fan_in, fan_out) in enumerate(sizes):
             bound = 1 / math.sqrt(fan_in) if i < len(sizes) - 1 else 0.0
-            self.weights.append(torch.nn.Parameter(torch.empty(n_models, fan_in, fan_out).uniform_(-bound, bound)))
+            weight = torch.empty(n_models, fan_in, fan_out).uniform_(-bound, bound)
+            self.weights.append(torch.nn.Parameter(weight))
             self.biases.append(torch.nn.Parameter(torch.empty(n_models, 1, fan_out).uniform_(-bound, bound)))
         self.horizon = horizon
         if horizon is not None:
@@ -180,7 +181,8 @@ def posterior_std(control, omegas, gammas, times, n_paths, device, seed):
 
 
 def simulate_fou(hurst, theta, horizon, n_steps, n_paths, rng):
-    """Type II fractional OU paths dX = -theta X dt + dB^H on a grid: exact fBM increments, Euler for X (numpy)."""
+    """Type II fractional OU paths dX = -theta X dt + dB^H on a grid: exact fBM increments, Euler for X
+    (numpy)."""
     from papers.fractional_sde.method import fbm_covariance
 
     times = np.linspace(0.0, horizon, n_steps + 1)
@@ -193,8 +195,8 @@ def simulate_fou(hurst, theta, horizon, n_steps, n_paths, rng):
     return times, x
 
 
-def fit_hurst(observations, obs_every, obs_sigma, gammas, horizon, n_steps, theta, steps, samples, device, seed,
-              lr=1e-2, progress=None):
+def fit_hurst(observations, obs_every, obs_sigma, gammas, horizon, n_steps, theta, steps, samples, device,
+              seed, lr=1e-2, progress=None):
     """Learn H jointly with the control by maximising the ELBO of observed type II fOU paths.
 
     observations: (n_paths, n_obs) values at steps obs_every, 2 obs_every, ... of the uniform Euler grid.
@@ -226,7 +228,8 @@ def fit_hurst(observations, obs_every, obs_sigma, gammas, horizon, n_steps, thet
         xs, kl = controlled_paths(control, omega[None], gammas, y0, times, theta=theta, generator=generator,
                                   features=features)
         residual = xs[obs_every::obs_every, 0].T - targets
-        log_lik = (-0.5 * residual**2 / obs_sigma**2 - math.log(obs_sigma * math.sqrt(2 * math.pi))).sum(dim=1)
+        log_norm = math.log(obs_sigma * math.sqrt(2 * math.pi))
+        log_lik = (-0.5 * residual**2 / obs_sigma**2 - log_norm).sum(dim=1)
         elbo = (log_lik - kl[0]).mean() * n_paths
         optimiser.zero_grad()
         (-elbo).backward()

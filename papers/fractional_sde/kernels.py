@@ -20,8 +20,8 @@ def bridge_elbo_step(batch, device):
     from papers.fractional_sde import inference
 
     gammas = torch.as_tensor(method.gamma_grid(5, 20.0), dtype=torch.float64, device=device)
-    omegas = torch.as_tensor(np.array([method.optimal_omega(h, gammas.cpu().numpy(), 6.0, "I") for h in (0.3, 0.5, 0.7)]),
-                             device=device)
+    omegas = np.array([method.optimal_omega(h, gammas.cpu().numpy(), 6.0, "I") for h in (0.3, 0.5, 0.7)])
+    omegas = torch.as_tensor(omegas, device=device)
     times = torch.as_tensor(inference.bridge_grid(2.0, 0.025, 1.75, 40), dtype=torch.float64, device=device)
     control = inference.Control(1 + 5, n_models=3, horizon=2.0).to(device=device, dtype=torch.float64)
     generator = torch.Generator().manual_seed(0)

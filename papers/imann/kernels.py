@@ -1,4 +1,5 @@
-"""Timed core operation: one IMANN training step (RK4 model solve through the rate networks, and its gradient)."""
+"""Timed core operation: one IMANN training step (RK4 model solve through the rate networks, and its
+gradient)."""
 import numpy as np
 
 from papers.harness import kernel

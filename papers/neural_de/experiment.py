@@ -118,7 +118,8 @@ def _ou_paths(generator, steps_fine, paths):
     cov = torch.tensor([[h, (1 - math.exp(-th * h)) / th],
                         [(1 - math.exp(-th * h)) / th, (1 - math.exp(-2 * th * h)) / (2 * th)]],
                        dtype=torch.float64)
-    z = torch.randn(steps_fine, paths, 2, generator=generator, dtype=torch.float64) @ torch.linalg.cholesky(cov).T
+    z = torch.randn(steps_fine, paths, 2, generator=generator, dtype=torch.float64)
+    z = z @ torch.linalg.cholesky(cov).T
     dW, integrals = z[..., :1], z[..., 1:]
     t_right = torch.linspace(0.0, SDE_T, steps_fine + 1, dtype=torch.float64)[1:]
     weights = torch.exp(-th * (SDE_T - t_right)).view(-1, 1, 1)
@@ -166,7 +167,8 @@ def sde_convergence(ctx, device, paths: int, general_paths: int):
     dW_fine = (torch.randn(GENERAL_FINE, general_paths, 2, generator=gen, dtype=torch.float64)
                * math.sqrt(SDE_T / GENERAL_FINE)).to(device)
     y0 = torch.tensor([1.0, 0.5], dtype=torch.float64, device=device).expand(general_paths, 2)
-    reference = heun(f, y0, torch.linspace(0.0, SDE_T, GENERAL_FINE + 1, dtype=torch.float64), g=g, dW=dW_fine)[-1]
+    fine_ts = torch.linspace(0.0, SDE_T, GENERAL_FINE + 1, dtype=torch.float64)
+    reference = heun(f, y0, fine_ts, g=g, dW=dW_fine)[-1]
     for name, solver in (("reversible_heun", reversible_heun), ("heun", heun)):
         errors = []
         for n in GENERAL_STEPS:
@@ -311,9 +313,11 @@ def gradient_accuracy(ctx, device):
 
     methods = {
         "reversible_backprop": lambda: loss_of(reversible_heun(func, y0, ts)[obs]),
-        "reversible_adjoint": lambda: loss_of(reversible_heun(func, y0, ts, adjoint=True, params=params)[obs]),
+        "reversible_adjoint": lambda: loss_of(
+            reversible_heun(func, y0, ts, adjoint=True, params=params)[obs]),
         "dopri5_backprop": lambda: loss_of(odeint(func, y0, t_obs, rtol=ADJOINT_RTOL, atol=ADJOINT_ATOL)),
-        "continuous_adjoint": lambda: loss_of(odeint_adjoint(func, y0, t_obs, rtol=ADJOINT_RTOL, atol=ADJOINT_ATOL,
+        "continuous_adjoint": lambda: loss_of(odeint_adjoint(func, y0, t_obs, rtol=ADJOINT_RTOL,
+                                                             atol=ADJOINT_ATOL,
                                                              adjoint_params=params)),
         "reference": lambda: loss_of(odeint(func, y0, t_obs, rtol=1e-12, atol=1e-12)),
     }

@@ -68,8 +68,8 @@ class NeuralCDE(nn.Module):
         super().__init__()
         self.channels, self.hidden = channels, hidden
         self.initial = nn.Linear(channels, hidden)
-        self.field = nn.Sequential(nn.Linear(hidden, width), nn.Softplus(), nn.Linear(width, hidden * channels),
-                                   nn.Tanh())
+        self.field = nn.Sequential(nn.Linear(hidden, width), nn.Softplus(),
+                                   nn.Linear(width, hidden * channels), nn.Tanh())
         self.readout = nn.Linear(hidden, 1)
 
     def vector_field(self, path: LinearInterpolation):
@@ -98,8 +98,8 @@ def irregular_spirals(n: int, generator: torch.Generator, observations: int = 30
     return knots, values, labels
 
 
-def train_segments(func, truth, ts, rng, iterations: int, batch: int = 16, segment: int = 40, lr: float = 1e-2,
-                   progress=iter):
+def train_segments(func, truth, ts, rng, iterations: int, batch: int = 16, segment: int = 40,
+                   lr: float = 1e-2, progress=iter):
     """Fit the neural ODE dy/dt = func(t, y) to the trajectory `truth` (on the grid ts) by Adam on random
     `segment`-step windows (batch of start indices drawn by the numpy Generator rng), each solved by
     reversible Heun on the grid with the reversible adjoint; loss = mean squared error on the window."""

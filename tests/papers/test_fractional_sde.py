@@ -1,4 +1,5 @@
-"""Tests of the Markov approximation of fBM and of the variational machinery against independent references."""
+"""Tests of the Markov approximation of fBM and of the variational machinery against independent
+references."""
 import math
 
 import mpmath
@@ -22,7 +23,8 @@ def one_thread():
 
 def _quad_inf(f, upper):
     """int_{-inf}^{upper} f, split where the kernels have their kinks."""
-    return quad(f, -np.inf, -1.0, limit=200)[0] + quad(f, -1.0, 0.0, limit=200)[0] + quad(f, 0.0, upper, limit=200)[0]
+    pieces = [(-np.inf, -1.0), (-1.0, 0.0), (0.0, upper)]
+    return sum(quad(f, lo, hi, limit=200)[0] for lo, hi in pieces)
 
 
 def test_gamma_grid_is_geometric_between_inverse_and_max():
@@ -39,7 +41,8 @@ def test_type2_system_matches_quadrature(hurst):
     cov_b = lambda t: quad(lambda s: (t - s) ** (a - 1) * math.exp(-g[1] * (t - s)), 0, t)[0] / gamma_fn(a)
     assert A[0, 2] == pytest.approx(A_ref, rel=1e-10)
     assert b[1] == pytest.approx(quad(cov_b, 0, T)[0], rel=1e-7)
-    assert c == pytest.approx(quad(lambda t: float(method.fbm_covariance(t, t, hurst, "II")), 0, T)[0], rel=1e-8)
+    var_b = lambda t: float(method.fbm_covariance(t, t, hurst, "II"))
+    assert c == pytest.approx(quad(var_b, 0, T)[0], rel=1e-8)
 
 
 @pytest.mark.parametrize("hurst", [0.3, 0.7])
@@ -52,7 +55,8 @@ def test_type1_constant_and_cross_covariance_match_quadrature(hurst):
     assert method.mvn_constant(hurst) * t ** (2 * hurst) == pytest.approx(
         _quad_inf(lambda s: kernel(s) ** 2, t) / gamma_fn(a) ** 2, rel=1e-6)
     feature = lambda s: (math.exp(-gam * (t - s)) if s < t else 0.0) - (math.exp(gam * s) if s < 0 else 0.0)
-    pointwise = _quad_inf(lambda s: kernel(s) * feature(s), t) / gamma_fn(a) / math.sqrt(method.mvn_constant(hurst))
+    norm = gamma_fn(a) * math.sqrt(method.mvn_constant(hurst))
+    pointwise = _quad_inf(lambda s: kernel(s) * feature(s), t) / norm
     # b is the time integral of this pointwise covariance: compare d b / d T at T = t by a central difference
     h = 1e-4
     db = (method.approximation_system(hurst, [gam], t + h, "I")[1][0]
@@ -76,7 +80,9 @@ def _system_by_quadrature(hurst, g, T, kind):
     K = len(g)
     if kind == "II":
         cov_zz = lambda t, i, j: -math.expm1(-(g[i] + g[j]) * t) / (g[i] + g[j])
-        cov_bz = lambda t, k: quad(lambda s: (t - s) ** (a - 1) * math.exp(-g[k] * (t - s)), 0, t)[0] / gamma_fn(a)
+        def cov_bz(t, k):
+            return quad(lambda s: (t - s) ** (a - 1) * math.exp(-g[k] * (t - s)), 0, t)[0] / gamma_fn(a)
+
         var_b = lambda t: t ** (2 * hurst) / (2 * hurst * gamma_fn(a) ** 2)
     else:
         cov_zz = lambda t, i, j: (2 - math.exp(-g[i] * t) - math.exp(-g[j] * t)) / (g[i] + g[j])
@@ -84,7 +90,8 @@ def _system_by_quadrature(hurst, g, T, kind):
 
         def cov_bz(t, k):
             kernel = lambda s: ((t - s) ** (a - 1) if s < t else 0.0) - ((-s) ** (a - 1) if s < 0 else 0.0)
-            feature = lambda s: (math.exp(-g[k] * (t - s)) if s < t else 0.0) - (math.exp(g[k] * s) if s < 0 else 0.0)
+            feature = lambda s: ((math.exp(-g[k] * (t - s)) if s < t else 0.0)
+                                 - (math.exp(g[k] * s) if s < 0 else 0.0))
             return _quad_inf(lambda s: kernel(s) * feature(s), t) / norm
 
         var_b = lambda t: t ** (2 * hurst)
@@ -146,7 +153,8 @@ def test_torch_omega_and_its_hurst_gradient():
     np.testing.assert_allclose(omega.detach().numpy(), method.optimal_omega(0.7, g, 2.0, "II"), rtol=1e-9)
     omega.sum().backward()
     h = 1e-5
-    fd = (method.optimal_omega(0.7 + h, g, 2.0, "II") - method.optimal_omega(0.7 - h, g, 2.0, "II")).sum() / (2 * h)
+    up, down = method.optimal_omega(0.7 + h, g, 2.0, "II"), method.optimal_omega(0.7 - h, g, 2.0, "II")
+    fd = (up - down).sum() / (2 * h)
     assert hurst.grad.item() == pytest.approx(fd, rel=1e-6)
 
 
@@ -161,7 +169,8 @@ def test_uncontrolled_paths_have_the_markov_variance():
         xs, kl = inference.controlled_paths(control, torch.as_tensor(omega)[None], gammas, y0, times,
                                             generator=torch.Generator().manual_seed(0))
     assert torch.all(kl == 0)
-    assert xs[-1, 0].var().item() == pytest.approx(method.ma_fbm_covariance(1.0, 1.0, 0.7, g, omega, "II"), rel=0.05)
+    expected = method.ma_fbm_covariance(1.0, 1.0, 0.7, g, omega, "II")
+    assert xs[-1, 0].var().item() == pytest.approx(expected, rel=0.05)
 
 
 def test_euler_prior_variance_matches_simulated_euler_paths_on_the_bridge_grid():
@@ -172,8 +181,9 @@ def test_euler_prior_variance_matches_simulated_euler_paths_on_the_bridge_grid()
     generator = torch.Generator().manual_seed(3)
     y0 = inference.stationary_y0(gammas, (2, 40_000), generator)
     with torch.no_grad():
-        xs, _ = inference.controlled_paths(inference.Control(4, n_models=2).double(), torch.as_tensor(omegas), gammas,
-                                           y0, torch.as_tensor(times), generator=generator)
+        control = inference.Control(4, n_models=2).double()
+        xs, _ = inference.controlled_paths(control, torch.as_tensor(omegas), gammas, y0,
+                                           torch.as_tensor(times), generator=generator)
     for m in range(2):
         expected = inference.euler_prior_variance(times, g, omegas[m])
         np.testing.assert_allclose(xs[1:, m].var(dim=1).numpy(), expected[1:], rtol=0.04)
