@@ -100,6 +100,9 @@ def _bridge(ctx, s: Settings, metrics):
         at_judged = learned[m, judged]
         metrics[f"bridge_std_err_{tag}"] = Metric(float(np.max(np.abs(at_judged / exact[judged] - 1))))
         metrics[f"bridge_std_err_vs_ma_{tag}"] = Metric(float(np.max(np.abs(at_judged / approx[judged] - 1))))
+        signed = at_judged / exact[judged] - 1       # where on the grid the error is: t < T, and t = T
+        metrics[f"bridge_std_err_before_T_{tag}"] = Metric(float(np.max(np.abs(signed[:-1]))))
+        metrics[f"bridge_std_rel_diff_at_T_{tag}"] = Metric(float(signed[-1]))
         prior_euler = np.sqrt(inference.euler_prior_variance(times, gammas, omega)[judged])
         prior_exact = np.sqrt([ma_cov(t, t) for t in times[judged]])
         last_step = abs(omega.sum()) * np.sqrt(times[-1] - times[-2])

@@ -328,6 +328,8 @@ def gradient_accuracy(ctx, device):
     metrics = {
         "reversible_adjoint_grad_error": Metric(rel("reversible_adjoint", "reversible_backprop")),
         "continuous_adjoint_grad_error": Metric(rel("continuous_adjoint", "dopri5_backprop")),
+        "continuous_adjoint_grad_error_log10": Metric(math.log10(rel("continuous_adjoint", "dopri5_backprop")),
+                                                      lower_is_better=False),
     }
     for name in ("reversible_backprop", "reversible_adjoint", "dopri5_backprop", "continuous_adjoint"):
         metrics[f"{name}_error_vs_exact"] = Metric(rel(name, "reference"))
