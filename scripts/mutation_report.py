@@ -1,5 +1,6 @@
 """Write docs/MUTATION.md from mutmut's statistics (`make mutate`): the share of mutants of
 papers/harness and papers/common that the fast tests kill, and the surviving mutants by module."""
+
 from __future__ import annotations
 
 import json
@@ -17,9 +18,13 @@ def main(stats_path: str = "mutants/mutmut-cicd-stats.json", out: str = "docs/MU
     judged = stats["killed"] + stats["survived"] + stats["no_tests"] + stats["timeout"] + stats["suspicious"]
     caught = stats["killed"] + stats["timeout"]
     score = caught / judged if judged else float("nan")
-    survivors = subprocess.run([sys.executable, "-m", "mutmut", "results"], capture_output=True, text=True).stdout
+    survivors = subprocess.run(
+        [sys.executable, "-m", "mutmut", "results"], capture_output=True, text=True
+    ).stdout
     by_module = Counter(line.strip().split(".x")[0] for line in survivors.splitlines() if ": " in line)
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+    ).stdout.strip()
     lines = [
         "# Mutation score of papers/harness and papers/common",
         "",
