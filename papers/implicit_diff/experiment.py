@@ -230,7 +230,7 @@ def svm_timing_sweep(ctx, sizes, rounds: int, repeats: int = 5):
             log_lam = jnp.asarray(0.0)
             compiled = grad.lower(log_lam).compile()
             row[f"{how}_grad"] = float(compiled(log_lam))
-            row[f"{how}_call"] = lambda compiled=compiled: compiled(log_lam).block_until_ready()
+            row[f"{how}_call"] = lambda compiled=compiled, log_lam=log_lam: compiled(log_lam).block_until_ready()
             row[f"{how}_seconds"] = best_seconds(row[f"{how}_call"], repeats=repeats)
             row[f"{how}_bytes"] = _temp_bytes(compiled)
         rows.append(row)
