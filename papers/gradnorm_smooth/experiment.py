@@ -53,7 +53,8 @@ def logsumexp_setup(rng: np.random.Generator) -> Setup:
     """n = 500, d = 50, mu = 0.1; far start x0 = 10 * (1, ..., 1) (||x*|| is about 0.3)."""
     prob = problems.random_logsumexp(rng, 500, 50, 0.1)
     return Setup("lse", "log-sum-exp, n=500, d=50, mu=0.1", prob, prob.weighted_gauss_newton,
-                 "weighted Gauss-Newton", np.full(50, 10.0), problems.lbfgs_minimum(prob, np.zeros(50)), 3000, 20_000)
+                 "weighted Gauss-Newton", np.full(50, 10.0), problems.lbfgs_minimum(prob, np.zeros(50)),
+                 3000, 20_000)
 
 
 def logsumexp_paper_setup(rng: np.random.Generator) -> Setup:
@@ -88,7 +89,8 @@ def breast_cancer_setup(seed: int) -> Setup:
 
     split = load_split("breast_cancer", seed=seed)
     A = np.hstack([split.X_train, np.ones((len(split.X_train), 1))])
-    return logistic_setup("bc", "logistic regression, breast_cancer (n=426, d=31)", A, 2.0 * split.y_train - 1, 20_000)
+    y = 2.0 * split.y_train - 1
+    return logistic_setup("bc", "logistic regression, breast_cancer (n=426, d=31)", A, y, 20_000)
 
 
 def synthetic_logistic_setup(rng: np.random.Generator) -> Setup:
@@ -106,8 +108,8 @@ def chebyshev_setup() -> Setup:
     prob = problems.ChebyshevEquations(5, 4.0)
     x0 = np.ones(5)
     x0[0] = -1.0
-    return Setup("cheb", "nonlinear equations (Chebyshev-Rosenbrock, p=4, d=5)", prob, prob.gauss_newton_fisher,
-                 "Gauss-Newton + Fisher term", x0, 0.0, 5000, 20_000)
+    return Setup("cheb", "nonlinear equations (Chebyshev-Rosenbrock, p=4, d=5)", prob,
+                 prob.gauss_newton_fisher, "Gauss-Newton + Fisher term", x0, 0.0, 5000, 20_000)
 
 
 def make_setup(name: str, ctx) -> Setup:
@@ -141,7 +143,8 @@ def run_methods(s: Setup) -> dict[str, Trace]:
         "gradient": baselines.gradient_method(p.value, p.grad, s.x0, max_iter=s.gradient_cap, **common),
     }
     if s.newton_baselines:
-        traces["cubic"] = baselines.cubic_newton(p.value, p.grad, p.hess, s.x0, max_iter=s.newton_cap, **common)
+        traces["cubic"] = baselines.cubic_newton(p.value, p.grad, p.hess, s.x0, max_iter=s.newton_cap,
+                                                 **common)
         traces["super_universal"] = baselines.super_universal_newton(p.value, p.grad, p.hess, s.x0,
                                                                      max_iter=s.newton_cap, **common)
     return traces
@@ -157,7 +160,8 @@ def metrics_of(s: Setup, traces: dict[str, Trace]) -> dict[str, Metric]:
         out[f"{s.name}_{method}_seconds"] = Metric(tr.seconds[-1], "s", volatile=True)
     approx, exact, grad = traces["gns_approx"], traces["gns_exact"], traces["gradient"]
     out[f"{s.name}_approx_contraction"] = Metric(fitted_contraction(approx, s.f_star))
-    out[f"{s.name}_approx_worst_window_contraction"] = Metric(worst_window_contraction(approx, s.f_star, WINDOW))
+    out[f"{s.name}_approx_worst_window_contraction"] = Metric(
+        worst_window_contraction(approx, s.f_star, WINDOW))
     out[f"{s.name}_exact_contraction"] = Metric(fitted_contraction(exact, s.f_star))
     out[f"{s.name}_gradient_contraction"] = Metric(fitted_contraction(grad, s.f_star))
     out[f"{s.name}_gradient_over_approx_iterations"] = Metric(grad.iterations / approx.iterations, "x",
@@ -186,7 +190,8 @@ def plot(ctx, results: list[tuple[Setup, dict[str, Trace]]]) -> None:
     fig, axes = plt.subplots(2, len(results), figsize=(5.5 * len(results), 8), squeeze=False)
     for col, (s, traces) in enumerate(results):
         labels = {"gns_approx": f"Alg. 1, {s.approx_label}", "gns_exact": "Alg. 1, exact Hessian",
-                  "gradient": "gradient method", "cubic": "cubic Newton", "super_universal": "super-universal Newton"}
+                  "gradient": "gradient method", "cubic": "cubic Newton",
+                  "super_universal": "super-universal Newton"}
         for row, axis in enumerate(("iteration k", "seconds")):
             ax = axes[row, col]
             for method, tr in traces.items():

@@ -69,7 +69,8 @@ class Geometry:
         return float(np.sqrt(g @ self.inverse(g)))
 
 
-def regularized_newton_step(H: np.ndarray, lam: float, B: np.ndarray | None, g: np.ndarray) -> np.ndarray | None:
+def regularized_newton_step(H: np.ndarray, lam: float, B: np.ndarray | None,
+                            g: np.ndarray) -> np.ndarray | None:
     """delta = -(H + lam B)^{-1} g by Cholesky; None when H + lam B is not positive definite."""
     M = H + lam * (np.eye(len(g)) if B is None else B)
     try:
@@ -79,7 +80,8 @@ def regularized_newton_step(H: np.ndarray, lam: float, B: np.ndarray | None, g: 
 
 
 def rank_one_newton_step(H: RankOne, lam: float, geometry: Geometry, g: np.ndarray) -> np.ndarray:
-    """delta = -(alpha v v^T + lam B)^{-1} g by Sherman-Morrison: two products with B^{-1}, no factorisation."""
+    """delta = -(alpha v v^T + lam B)^{-1} g by Sherman-Morrison: two products with B^{-1}, no
+    factorisation."""
     Bg, Bv = geometry.inverse(g), geometry.inverse(H.v)
     return -(Bg - H.alpha * (H.v @ Bg) / (lam + H.alpha * (H.v @ Bv)) * Bv) / lam
 

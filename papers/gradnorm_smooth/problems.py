@@ -159,6 +159,6 @@ def random_logsumexp(rng: np.random.Generator, n: int, d: int, mu: float) -> Log
 
 
 def centred_logsumexp(prob: LogSumExp) -> LogSumExp:
-    """The same data with every row a_i shifted by -grad f(0), so that grad f(0) = A^T pi(0) - sum(pi) grad f(0)
-    = 0 and the minimiser is x* = 0 (the authors' "zero oracle")."""
+    """The same data with every row a_i shifted by -grad f(0), so that the new gradient at 0 is
+    A^T pi(0) - sum(pi) grad f(0) = 0 and the minimiser is x* = 0 (the authors' "zero oracle")."""
     return LogSumExp(prob.A - prob.grad(np.zeros(prob.A.shape[1])), prob.b, prob.mu)

@@ -158,7 +158,8 @@ def error_bound_curve(optimality, step: float, w_star, J_star, theta, X, y, coun
     fit = (solver_err > 1e-11) & (solver_err < 1.0)
     slope = lambda err: float(np.polyfit(np.log(solver_err[fit]), np.log(err[fit]), 1)[0])
     return {"counts": np.array(counts), "solver_err": solver_err, "implicit_err": implicit_err,
-            "unroll_err": unroll_err, "slope_implicit": slope(implicit_err), "slope_unrolled": slope(unroll_err),
+            "unroll_err": unroll_err, "slope_implicit": slope(implicit_err),
+            "slope_unrolled": slope(unroll_err),
             "implicit_over_unrolled_max": float(np.max(implicit_err[fit] / unroll_err[fit]))}
 
 
@@ -230,7 +231,7 @@ def svm_timing_sweep(ctx, sizes, rounds: int, repeats: int = 5):
             log_lam = jnp.asarray(0.0)
             compiled = grad.lower(log_lam).compile()
             row[f"{how}_grad"] = float(compiled(log_lam))
-            row[f"{how}_call"] = lambda compiled=compiled, log_lam=log_lam: compiled(log_lam).block_until_ready()
+            row[f"{how}_call"] = lambda c=compiled, t=log_lam: c(t).block_until_ready()
             row[f"{how}_seconds"] = best_seconds(row[f"{how}_call"], repeats=repeats)
             row[f"{how}_bytes"] = _temp_bytes(compiled)
         rows.append(row)

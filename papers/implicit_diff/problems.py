@@ -11,7 +11,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from papers.implicit_diff.method import prox_lasso, projection_simplex
+from papers.implicit_diff.method import projection_simplex, prox_lasso
 
 
 def lipschitz_least_squares(X):

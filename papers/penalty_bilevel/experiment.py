@@ -89,8 +89,8 @@ def complexity(q: problems.QuadraticBilevel, epsilons, x0: np.ndarray, noise: fl
         kwargs = dict(noise=noise, batch=int(np.ceil((noise / eps ** 2) ** 2)), rng=rng, inner_steps=200,
                       max_outer=300) if noise else {}
         tr = penalty_method(q.f, q.g, x0, np.zeros(q.dim_y), eps, step=1 / q.hyper_smoothness,
-                            inner_step_f=1 / (eps * Lf + Lg), inner_step_g=1 / Lg, inner_tol=0.1 * eps if not noise
-                            else eps, eps=eps, **kwargs)
+                            inner_step_f=1 / (eps * Lf + Lg), inner_step_g=1 / Lg,
+                            inner_tol=eps if noise else 0.1 * eps, eps=eps, **kwargs)
         calls.append(tr.oracle_calls[-1])
         true_grad.append(float(np.linalg.norm(q.hyper_objective(tr.x)[1])))
         converged.append(tr.converged)
@@ -119,8 +119,8 @@ def hyper_cleaning(seed: int, rng: np.random.Generator, outer_steps: int, inner_
     tr = penalty_method(hc.f, hc.g, x0, y_plain, sigma, step=step, inner_step_f=1 / (sigma * Lf + Lg),
                         inner_step_g=1 / Lg, inner_steps=inner_steps, max_outer=outer_steps)
     y_penalty = baselines.lower_level_solution(hc, tr.x, tr.z, **solve)
-    x_aid, y_aid = baselines.aid_method(hc, x0, y_plain, step=step, inner_step=1 / Lg, inner_steps=inner_steps,
-                                        outer_steps=outer_steps)
+    x_aid, y_aid = baselines.aid_method(hc, x0, y_plain, step=step, inner_step=1 / Lg,
+                                        inner_steps=inner_steps, outer_steps=outer_steps)
     y_aid = baselines.lower_level_solution(hc, x_aid, y_aid, **solve)
 
     def weight_on_noisy(x):
@@ -151,10 +151,12 @@ def plot(ctx, close, close_rd, mu_dep, det, sto, clean) -> None:
         ax.set(title=f"psi_sigma vs psi, {title}", xlabel="sigma", ylabel="gap")
         ax.title.set_fontsize(8)
         ax.legend(fontsize=8)
-    axes[2].loglog(mu_dep["mu"], mu_dep["value"], "o-", label=f"|psi_sigma - psi| (slope {mu_dep['value_slope']:.2f})")
-    axes[2].loglog(mu_dep["mu"], mu_dep["grad"], "s-", label=f"gradient gap (slope {mu_dep['grad_slope']:.2f})")
-    axes[2].loglog(mu_dep["mu"], mu_dep["value"][-1] * mu_dep["mu"][-1] / mu_dep["mu"], "k:", label="1 / mu")
-    axes[2].set(title=f"gaps against the error-bound constant, sigma = {MU_SIGMA:g}", xlabel="mu", ylabel="gap")
+    mu = mu_dep["mu"]
+    axes[2].loglog(mu, mu_dep["value"], "o-", label=f"|psi_sigma - psi| (slope {mu_dep['value_slope']:.2f})")
+    axes[2].loglog(mu, mu_dep["grad"], "s-", label=f"gradient gap (slope {mu_dep['grad_slope']:.2f})")
+    axes[2].loglog(mu, mu_dep["value"][-1] * mu[-1] / mu, "k:", label="1 / mu")
+    axes[2].set(title=f"gaps against the error-bound constant, sigma = {MU_SIGMA:g}", xlabel="mu",
+                ylabel="gap")
     axes[2].title.set_fontsize(8)
     axes[2].legend(fontsize=8)
     for res, label in ((det, "deterministic"), (sto, "stochastic")):

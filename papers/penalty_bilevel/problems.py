@@ -107,7 +107,8 @@ class OverparamBilevel:
         return 0.5 * r @ r + self.beta * np.cos(x).sum(), self.C.T @ r - self.beta * np.sin(x)
 
     def penalty_function(self, x, sigma) -> tuple[float, np.ndarray]:
-        """psi_sigma(x) and its gradient in closed form: w_sigma = (sigma I + Q)^{-1} (sigma c + Q C x), min g = 0."""
+        """psi_sigma(x) and its gradient in closed form: w_sigma = (sigma I + Q)^{-1} (sigma c + Q C x),
+        min g = 0."""
         w = np.linalg.solve(sigma * np.eye(len(self.c)) + self.Q, sigma * self.c + self.Q @ self.C @ x)
         y = np.concatenate([w, np.zeros_like(w)])
         (fv, fx, _), (gv, gx, _) = self.f(x, y), self.g(x, y)
@@ -131,14 +132,16 @@ class OverparamBilevel:
         return OverparamBilevel((U * eigval) @ U.T, self.C, self.c, self.beta)
 
 
-def random_overparam_bilevel(rng: np.random.Generator, dx: int = 5, dw: int = 8, beta: float = 2.0) -> OverparamBilevel:
+def random_overparam_bilevel(rng: np.random.Generator, dx: int = 5, dw: int = 8,
+                             beta: float = 2.0) -> OverparamBilevel:
     """Q with eigenvalues in [1, 4], C and c standard normal; y = (u, v) has 2 dw coordinates."""
     U = np.linalg.qr(rng.standard_normal((dw, dw)))[0]
     Q = (U * rng.uniform(1, 4, dw)) @ U.T
     return OverparamBilevel(Q, rng.standard_normal((dw, dx)), rng.standard_normal(dw), beta)
 
 
-def random_quadratic_bilevel(rng: np.random.Generator, dx: int = 5, dy: int = 8, beta: float = 2.0) -> QuadraticBilevel:
+def random_quadratic_bilevel(rng: np.random.Generator, dx: int = 5, dy: int = 8,
+                             beta: float = 2.0) -> QuadraticBilevel:
     """Q with eigenvalues in [1, 4], B and c standard normal."""
     U = np.linalg.qr(rng.standard_normal((dy, dy)))[0]
     Q = (U * rng.uniform(1, 4, dy)) @ U.T

@@ -5,8 +5,16 @@ import pytest
 import scipy.optimize
 
 from papers.gradnorm_smooth import baselines, problems
-from papers.gradnorm_smooth.method import (Geometry, RankOne, Trace, fitted_contraction, gradnorm_method,
-                                           rank_one_newton_step, regularized_newton_step, worst_window_contraction)
+from papers.gradnorm_smooth.method import (
+    Geometry,
+    RankOne,
+    Trace,
+    fitted_contraction,
+    gradnorm_method,
+    rank_one_newton_step,
+    regularized_newton_step,
+    worst_window_contraction,
+)
 
 
 def fd_grad(f, x, h=1e-6):
@@ -36,7 +44,8 @@ def test_weighted_gauss_newton_is_hessian_plus_rank_one_gradient_term():
     prob = next(small_problems())
     x = np.linspace(-1, 1, 6)
     g = prob.grad(x)
-    np.testing.assert_allclose(prob.weighted_gauss_newton(x) - prob.hess(x), np.outer(g, g) / prob.mu, atol=1e-12)
+    np.testing.assert_allclose(prob.weighted_gauss_newton(x) - prob.hess(x), np.outer(g, g) / prob.mu,
+                               atol=1e-12)
 
 
 def test_empirical_fisher_is_mean_of_per_sample_gradient_outer_products():
@@ -61,7 +70,8 @@ def test_regularized_newton_step_matches_dense_solve_and_rejects_indefinite():
     rng = np.random.default_rng(5)
     M = rng.standard_normal((5, 5))
     H, B, g = M @ M.T, np.diag(rng.uniform(1, 2, 5)), rng.standard_normal(5)
-    np.testing.assert_allclose(regularized_newton_step(H, 0.3, B, g), -np.linalg.solve(H + 0.3 * B, g), rtol=1e-12)
+    np.testing.assert_allclose(regularized_newton_step(H, 0.3, B, g), -np.linalg.solve(H + 0.3 * B, g),
+                               rtol=1e-12)
     assert regularized_newton_step(-np.eye(5), 0.5, None, g) is None
 
 
@@ -82,7 +92,8 @@ def test_lbfgs_minimum_matches_closed_form_optimum():
 def test_gradnorm_method_reaches_the_closed_form_optimum_monotonically(hessian):
     prob = symmetric_logsumexp()
     f_star = prob.value(np.zeros(8))
-    tr = gradnorm_method(prob.value, prob.grad, getattr(prob, hessian), np.full(8, 5.0), f_star=f_star, tol=1e-10)
+    tr = gradnorm_method(prob.value, prob.grad, getattr(prob, hessian), np.full(8, 5.0), f_star=f_star,
+                         tol=1e-10)
     assert tr.converged and tr.f[-1] - f_star <= 1e-10
     assert np.all(np.diff(tr.f) < 0)
     assert np.linalg.norm(tr.x) < 1e-3

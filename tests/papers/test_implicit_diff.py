@@ -8,8 +8,16 @@ import jax.numpy as jnp  # noqa: E402
 
 from papers.implicit_diff import baselines, experiment, problems  # noqa: E402
 from papers.implicit_diff.method import (  # noqa: E402
-    custom_fixed_point, custom_root, float64, projection_simplex, root_jvp, root_vjp, solve_cg, solve_gmres,
-    solve_normal_cg)
+    custom_fixed_point,
+    custom_root,
+    float64,
+    projection_simplex,
+    root_jvp,
+    root_vjp,
+    solve_cg,
+    solve_gmres,
+    solve_normal_cg,
+)
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -31,7 +39,8 @@ def regression(jax_float64):
 def test_ridge_jacobian_matches_closed_form(regression, mode, jac):
     X, y = regression
     theta = jnp.linspace(0.05, 0.5, 6)
-    solver = custom_root(problems.ridge_optimality, solve=solve_cg, mode=mode)(problems.ridge_gradient_descent)
+    solver = custom_root(problems.ridge_optimality, solve=solve_cg, mode=mode)(
+        problems.ridge_gradient_descent)
     J = jax.jit(getattr(jax, jac)(solver, argnums=1))(jnp.zeros(6), theta, X, y)
     w_ref, J_ref = baselines.ridge_solution_and_jacobian(X, y, theta)
     np.testing.assert_allclose(solver(jnp.zeros(6), theta, X, y), w_ref, rtol=1e-10, atol=1e-12)
@@ -89,7 +98,8 @@ def test_has_aux_differentiates_only_the_solution(regression):
         return w, jnp.sum(w)
 
     J = jax.jit(jax.jacrev(lambda t: solver(jnp.zeros(6), t, X, y)[0]))(theta)
-    np.testing.assert_allclose(J, baselines.ridge_solution_and_jacobian(X, y, theta)[1], rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(J, baselines.ridge_solution_and_jacobian(X, y, theta)[1], rtol=1e-8,
+                               atol=1e-10)
 
 
 def test_projection_simplex_against_bisection():
@@ -194,13 +204,15 @@ def test_unrolled_jacobian_follows_the_derivative_recursion_of_gradient_descent(
     w_star, J_star = baselines.ridge_solution_and_jacobian(X, y, theta)
     errors = []
     for k in range(1, 9):
-        w, J = w - eta * (H @ w - b + theta * w), (np.eye(6) - eta * (H + np.diag(theta))) @ J - eta * np.diag(w)
+        w, J = (w - eta * (H @ w - b + theta * w),
+                (np.eye(6) - eta * (H + np.diag(theta))) @ J - eta * np.diag(w))
         if k in (2, 4, 8):
             errors.append(np.linalg.norm(J - J_star) / np.linalg.norm(J_star))
-    curve = experiment.error_bound_curve(problems.ridge_optimality, eta, w_star, J_star, jnp.asarray(theta), X, y,
-                                         counts=(2, 4, 8))
+    curve = experiment.error_bound_curve(problems.ridge_optimality, eta, w_star, J_star, jnp.asarray(theta),
+                                         X, y, counts=(2, 4, 8))
     np.testing.assert_allclose(curve["unroll_err"], errors, rtol=1e-10)
-    implicit = [np.linalg.norm(-np.linalg.solve(H + np.diag(theta), np.diag(w_k)) - J_star) / np.linalg.norm(J_star)
-                for w_k in problems.gradient_descent_iterates(problems.ridge_optimality, eta, jnp.zeros(6),
-                                                              jnp.asarray(theta), X, y, (2, 4, 8))]
+    iterates = problems.gradient_descent_iterates(problems.ridge_optimality, eta, jnp.zeros(6),
+                                                  jnp.asarray(theta), X, y, (2, 4, 8))
+    implicit = [np.linalg.norm(-np.linalg.solve(H + np.diag(theta), np.diag(w_k)) - J_star)
+                / np.linalg.norm(J_star) for w_k in np.asarray(iterates)]
     np.testing.assert_allclose(curve["implicit_err"], implicit, rtol=1e-8)

@@ -107,7 +107,8 @@ def test_cleaning_second_derivatives_match_finite_differences(small_cleaning):
     hc = small_cleaning
     np.testing.assert_allclose(hc.hvp_g(x, y, v), fd_grad(lambda t: hc.g(x, y + t[0] * v)[2], np.zeros(1))[0],
                                atol=1e-6)
-    np.testing.assert_allclose(hc.grad_x_of_g_dot(x, y, v), fd_grad(lambda u: hc.g(u, y)[2] @ v, x), atol=1e-7)
+    np.testing.assert_allclose(hc.grad_x_of_g_dot(x, y, v), fd_grad(lambda u: hc.g(u, y)[2] @ v, x),
+                               atol=1e-7)
 
 
 def test_aid_hypergradient_matches_finite_differences_of_the_hyper_objective(small_cleaning):
@@ -115,7 +116,8 @@ def test_aid_hypergradient_matches_finite_differences_of_the_hyper_objective(sma
 
     def lower(x):
         res = scipy.optimize.minimize(lambda y: hc.g(x, y)[0], np.zeros(12), jac=lambda y: hc.g(x, y)[2],
-                                      method="L-BFGS-B", options={"gtol": 1e-10, "ftol": 0, "maxiter": 10_000})
+                                      method="L-BFGS-B",
+                                      options={"gtol": 1e-10, "ftol": 0, "maxiter": 10_000})
         y = res.x
         for _ in range(5):  # Newton polish with the dense Hessian built column by column
             H = np.column_stack([hc.hvp_g(x, y, e) for e in np.eye(12)])
@@ -169,8 +171,10 @@ def test_overparam_penalty_function_against_a_direct_minimisation(overparam):
     def h(y):
         return sigma * overparam.f(x, y)[0] + overparam.g(x, y)[0]
 
-    res = scipy.optimize.minimize(h, np.zeros(8), jac=lambda y: sigma * overparam.f(x, y)[2] + overparam.g(x, y)[2],
-                                  method="BFGS", options={"gtol": 1e-12})
+    def grad_h(y):
+        return sigma * overparam.f(x, y)[2] + overparam.g(x, y)[2]
+
+    res = scipy.optimize.minimize(h, np.zeros(8), jac=grad_h, method="BFGS", options={"gtol": 1e-12})
     assert overparam.penalty_function(x, sigma)[0] == pytest.approx(res.fun / sigma, rel=1e-8)
     np.testing.assert_allclose(overparam.penalty_function(x, sigma)[1],
                                fd_grad(lambda v: overparam.penalty_function(v, sigma)[0], x), atol=1e-5)
@@ -182,7 +186,8 @@ def test_gaps_from_first_order_solves_match_closed_forms_from_a_random_start(ove
     with d the eigen-coordinates of C x - c."""
     (x,) = point(15, 3)
     sigma = 1e-3
-    value_gap, grad_gap = experiment.gaps_at(overparam, x, sigma, np.random.default_rng(16).standard_normal(8))
+    start = np.random.default_rng(16).standard_normal(8)
+    value_gap, grad_gap = experiment.gaps_at(overparam, x, sigma, start)
     lam, U = np.linalg.eigh(overparam.Q)
     d = U.T @ (overparam.C @ x - overparam.c)
     assert value_gap == pytest.approx(0.5 * sigma * np.sum(d ** 2 / (sigma + lam)), rel=1e-7)
@@ -191,7 +196,8 @@ def test_gaps_from_first_order_solves_match_closed_forms_from_a_random_start(ove
 
 
 def test_mu_dependence_slopes_against_the_eigen_formula(overparam):
-    """mu_dependence sets C x - c to unit eigen-coordinates: the value gap is sigma/2 sum_i 1/(sigma + lam_i)."""
+    """mu_dependence sets C x - c to unit eigen-coordinates, so the value gap is
+    sigma/2 sum_i 1/(sigma + lam_i)."""
     (x,) = point(17, 3)
     out = experiment.mu_dependence(overparam, x, np.zeros(8))
     lam = np.linalg.eigvalsh(overparam.Q)
