@@ -30,8 +30,8 @@ class Settings:
 
 
 SETTINGS = {
-    "quick": Settings(3, tuple(np.logspace(-1, -3, 5)), (0.4, 0.3, 0.2), 60),
-    "full": Settings(5, tuple(np.logspace(-1, -4, 10)), (0.4, 0.3, 0.2, 0.15), 200),
+    "quick": Settings(3, tuple(float(e) for e in np.logspace(-1, -3, 5)), (0.4, 0.3, 0.2), 60),
+    "full": Settings(5, tuple(float(e) for e in np.logspace(-1, -4, 10)), (0.4, 0.3, 0.2, 0.15), 200),
 }
 
 
