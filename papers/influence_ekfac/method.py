@@ -137,24 +137,50 @@ def kronecker_factors(model: nn.Sequential, X: torch.Tensor, loss: str = "ce") -
     return KroneckerFactors(QA, eigA, QS, eigS, corrected)
 
 
-def eigenbasis_ihvp(model: nn.Sequential, factors: KroneckerFactors, eigenvalues: list[torch.Tensor],
-                    damping: float):
-    """V (k, d) -> rows of (Q diag(eigenvalues) Q^T + damping I)^{-1} V, Q = Q_S (x) Q_A per layer."""
+DAMPING_SCALE = 0.1
+
+
+def heuristic_damping(factors: KroneckerFactors) -> list[float]:
+    """The paper's damping, per layer: lambda_l = 0.1 x the mean of EK-FAC's eigenvalues of layer l.
+    Those eigenvalues are the diagonal of the layer's GGN block in the Kronecker eigenbasis, so their
+    mean is also the mean eigenvalue of the exact block, tr(G_l) / dim_l."""
+    return [DAMPING_SCALE * lam.mean().item() for lam in factors.corrected]
+
+
+def layer_damping(model: nn.Sequential, damping) -> list[float]:
+    """A damping given as one number (every layer) or one number per linear layer, as a per-layer list."""
+    n = len(block_shapes(model))
+    values = [float(damping)] * n if isinstance(damping, (int, float)) else [float(v) for v in damping]
+    if len(values) != n:
+        raise ValueError(f"damping has {len(values)} values for {n} linear layers")
+    return values
+
+
+def damping_vector(model: nn.Sequential, damping, dtype=torch.float64, device="cpu") -> torch.Tensor:
+    """The diagonal (d,) of the damping matrix D in block coordinates: lambda_l on layer l's entries."""
+    return torch.cat([torch.full((o * i,), lam, dtype=dtype, device=device)
+                      for (o, i), lam in zip(block_shapes(model), layer_damping(model, damping))])
+
+
+def eigenbasis_ihvp(model: nn.Sequential, factors: KroneckerFactors, eigenvalues: list[torch.Tensor], damping):
+    """V (k, d) -> rows of (Q diag(eigenvalues) Q^T + D)^{-1} V, Q = Q_S (x) Q_A per layer, D = lambda_l I on
+    layer l (`damping`: one number or one per layer)."""
+    lams = layer_damping(model, damping)
 
     def ihvp(V: torch.Tensor) -> torch.Tensor:
         out = []
-        for block, qa, qs, lam in zip(split_blocks(model, V), factors.QA, factors.QS, eigenvalues):
+        for block, qa, qs, eig, lam in zip(split_blocks(model, V), factors.QA, factors.QS, eigenvalues, lams):
             rotated = qs.T @ block @ qa
-            out.append(qs @ (rotated / (lam + damping)) @ qa.T)
+            out.append(qs @ (rotated / (eig + lam)) @ qa.T)
         return join_blocks(out)
 
     return ihvp
 
 
-def ekfac_ihvp(model: nn.Sequential, data: torch.Tensor, damping: float, loss: str = "ce"):
-    """EK-FAC inverse-GGN-vector products fitted on inputs `data`: returns V (k, d) -> (G_EKFAC + damping I)^{-1} V
-    row by row (block coordinates). Fitting costs one pass over the data; each product is two small
-    matrix products per layer."""
+def ekfac_ihvp(model: nn.Sequential, data: torch.Tensor, damping, loss: str = "ce"):
+    """EK-FAC inverse-GGN-vector products fitted on inputs `data`: returns V (k, d) -> (G_EKFAC + D)^{-1} V
+    row by row (block coordinates; `damping` one number or one per layer). Fitting costs one pass over
+    the data; each product is two small matrix products per layer."""
     factors = kronecker_factors(model, data, loss)
     return eigenbasis_ihvp(model, factors, factors.corrected, damping)
 
@@ -179,27 +205,9 @@ def low_rank_scores(model: nn.Sequential, query_factors, candidates: LayerData) 
     return -total
 
 
-def influence_scores(method: str, model: nn.Sequential, data: tuple, queries: tuple, damping: float,
-                     candidates: tuple | None = None, loss: str = "ce", **options) -> torch.Tensor:
-    """I_f(z_m) for every query (rows) and candidate training example (columns).
-
-    method: "exact" (dense damped GGN), "lissa", "kfac" or "ekfac"; `data` = (X, y) fits the
-    curvature (the training set), `queries` = (X, y) define f = the query's loss, `candidates`
-    (default: data) are the training examples scored. `options` go to the estimator (LiSSA's).
-    """
-    ihvp = curvature_ihvp(method, model, data[0], damping, loss, **options)
+def influence_scores(ihvp, model: nn.Sequential, queries: tuple, candidates: tuple, loss: str = "ce") -> torch.Tensor:
+    """I_f(z_m) = - grad f^T (G + D)^{-1} grad L(z_m) for every query (rows) and candidate training
+    example (columns), with f = the query's loss; `ihvp` is an estimator's V -> rows of (G + D)^{-1} V
+    (`ekfac_ihvp` here, or one of baselines.py), `queries` and `candidates` are (X, y) pairs."""
     query_grads = per_example_gradients(model, *queries, loss=loss)
-    cand = data if candidates is None else candidates
-    return -ihvp(query_grads) @ per_example_gradients(model, *cand, loss=loss).T
-
-
-def curvature_ihvp(method: str, model: nn.Sequential, X: torch.Tensor, damping: float, loss: str = "ce", **options):
-    """The inverse-damped-GGN product of estimator `method` fitted on inputs X."""
-    from papers.influence_ekfac import baselines
-
-    if method == "ekfac":
-        return ekfac_ihvp(model, X, damping, loss)
-    builders = {"exact": baselines.exact_ihvp, "kfac": baselines.kfac_ihvp, "lissa": baselines.lissa_ihvp}
-    if method not in builders:
-        raise ValueError(f"unknown influence estimator {method!r}; known: ekfac, {', '.join(builders)}")
-    return builders[method](model, X, damping, loss, **options)
+    return -ihvp(query_grads) @ per_example_gradients(model, *candidates, loss=loss).T

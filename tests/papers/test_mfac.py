@@ -115,3 +115,44 @@ def test_pruning_reaches_the_sparsity_only_on_prunable_entries():
     mag = magnitude_prune(theta, prunable, 0.5)
     kept = theta[:30].abs()[mag[:30] != 0]
     assert kept.min() >= theta[:30].abs()[mag[:30] == 0].max()
+
+
+def _dense_multistep_obs(theta, grads_at, lam, prunable, sparsity, steps):
+    """Multi-step OBS written with explicit index sets: each step inverts F restricted to the surviving
+    coordinates (a dense matrix), removes the least salient prunable survivors, and adds their summed
+    single-weight surgeon corrections to the survivors."""
+    theta = theta.clone()
+    removed: list[int] = []
+    n_prunable = int(prunable.sum())
+    grads = grads_at(theta)
+    for step in range(1, steps + 1):
+        n_new = round(sparsity * n_prunable * step / steps) - len(removed)
+        alive = [i for i in range(len(theta)) if i not in removed]
+        G = grads[:, alive]
+        Finv = torch.linalg.inv(lam * torch.eye(len(alive), dtype=G.dtype) + G.T @ G / len(G))
+        candidates = [(float(theta[i] ** 2 / (2 * Finv[j, j])), j) for j, i in enumerate(alive) if prunable[i]]
+        drop = [j for _, j in sorted(candidates)[:n_new]]
+        update = sum(-float(theta[alive[j]]) * Finv[:, j] / Finv[j, j] for j in drop)
+        theta[alive] = theta[alive] + update
+        removed += [alive[j] for j in drop]
+        theta[removed] = 0.0
+        if step < steps:
+            grads = grads_at(theta)
+    return theta
+
+
+def test_multistep_obs_prune_matches_a_dense_loop_over_the_surviving_weights():
+    """Later steps must see the already-pruned weights as fixed at zero (F restricted to the survivors);
+    gradients are recomputed from the current weights after each step."""
+    d, m = 30, 24
+    theta = torch.randn(d, generator=torch.Generator().manual_seed(7), dtype=torch.float64)
+    base = _grads(m, d, seed=8)
+    prunable = torch.arange(d) % 5 != 0
+
+    def grads_at(th):
+        return base + 0.5 * torch.outer(torch.linspace(-1, 1, m, dtype=torch.float64), th)
+
+    expected = _dense_multistep_obs(theta, grads_at, LAM, prunable, 0.7, steps=4)
+    got = obs_prune(theta, grads_at(theta), LAM, prunable, 0.7, steps=4, regrad=grads_at)
+    assert int((got[prunable] == 0).sum()) == round(0.7 * int(prunable.sum()))
+    assert torch.allclose(got, expected, rtol=1e-9, atol=1e-12)
