@@ -1,6 +1,7 @@
 """EK-FAC influence reproduction on digits: estimator accuracy against the exact influence through the
 Gauss-Newton matrix with the paper's damping, and LiSSA's cost against EK-FAC's (linear model in quick;
 plus the MLP 64-32-10 and leave-subset-out retraining in full)."""
+
 from __future__ import annotations
 
 import time
@@ -13,13 +14,13 @@ from papers.harness import Metric
 
 @dataclass(frozen=True)
 class Settings:
-    mlp: bool       # the MLP 64-32-10 with the dense solve, K-FAC and EK-FAC
-    retrain: bool   # leave-subset-out retrainings of the linear model
+    mlp: bool  # the MLP 64-32-10 with the dense solve, K-FAC and EK-FAC
+    retrain: bool  # leave-subset-out retrainings of the linear model
 
 
 SETTINGS = {"quick": Settings(mlp=False, retrain=False), "full": Settings(mlp=True, retrain=True)}
 
-WEIGHT_DECAY = 1e-3      # L2 of the training objective (the damping is the paper's heuristic, not this)
+WEIGHT_DECAY = 1e-3  # L2 of the training objective (the damping is the paper's heuristic, not this)
 N_QUERIES, N_CANDIDATES = 50, 1000
 QUERY_RANKS = (1, 4)
 N_SUBSETS, SUBSET_SIZE = 40, 100
@@ -44,14 +45,23 @@ def run(ctx) -> dict:
     results = {"linear": compare_estimators(ctx, linear, data, ("exact", "kfac", "ekfac", "lissa"))}
     metrics.update(_estimator_metrics(results["linear"], "linear"))
     ratios = lissa_against_ekfac_timing(ctx, linear, data, results["linear"])
-    metrics["lissa_over_ekfac_seconds_linear"] = Metric(samples=ratios, unit="x", lower_is_better=False,
-                                                        volatile=True)
+    metrics["lissa_over_ekfac_seconds_linear"] = Metric(
+        samples=ratios, unit="x", lower_is_better=False, volatile=True
+    )
     metrics.update(query_batching(ctx, linear, data, results["linear"]))
     metrics["ekfac_linear_mse_ihvp_rel_error"] = Metric(linear_mse_exactness(ctx, data))
     if s.mlp:
         mlp = _model(ctx, (64, 32, 10))
-        train_classifier(mlp, data.X_train, data.y_train, torch_adam(mlp), epochs=30, seed=ctx.seed,
-                         weight_decay=WEIGHT_DECAY, progress=ctx.progress)
+        train_classifier(
+            mlp,
+            data.X_train,
+            data.y_train,
+            torch_adam(mlp),
+            epochs=30,
+            seed=ctx.seed,
+            weight_decay=WEIGHT_DECAY,
+            progress=ctx.progress,
+        )
         results["mlp"] = compare_estimators(ctx, mlp, data, ("exact", "kfac", "ekfac"))
         metrics.update(_estimator_metrics(results["mlp"], "mlp"))
     if s.retrain:
@@ -82,13 +92,22 @@ def fit_lbfgs(model, X, y, weight=None, start=None):
     if start is not None:
         set_flat_params(model, start)
     w = torch.ones(len(X), dtype=X.dtype, device=X.device) if weight is None else weight
-    opt = torch.optim.LBFGS(model.parameters(), lr=1, max_iter=1000, tolerance_grad=1e-11, tolerance_change=1e-15,
-                            history_size=20, line_search_fn="strong_wolfe")
+    opt = torch.optim.LBFGS(
+        model.parameters(),
+        lr=1,
+        max_iter=1000,
+        tolerance_grad=1e-11,
+        tolerance_change=1e-15,
+        history_size=20,
+        line_search_fn="strong_wolfe",
+    )
 
     def closure():
         opt.zero_grad()
         losses = torch.nn.functional.cross_entropy(model(X), y, reduction="none")
-        value = (w * losses).sum() / len(X) + 0.5 * WEIGHT_DECAY * sum((p ** 2).sum() for p in model.parameters())
+        value = (w * losses).sum() / len(X) + 0.5 * WEIGHT_DECAY * sum(
+            (p**2).sum() for p in model.parameters()
+        )
         value.backward()
         return value
 
@@ -114,8 +133,13 @@ def compare_estimators(ctx, model, data, names) -> dict:
     query_grads = per_example_gradients(model, data.X_test[q], data.y_test[q])
     cand_grads = per_example_gradients(model, data.X_train[c], data.y_train[c])
     damping = heuristic_damping(kronecker_factors(model, data.X_train))
-    out = {"query_index": q, "candidate_index": c, "query_grads": query_grads, "damping": damping,
-           "estimators": {}}
+    out = {
+        "query_index": q,
+        "candidate_index": c,
+        "query_grads": query_grads,
+        "damping": damping,
+        "estimators": {},
+    }
     builders = estimators()
     for name in ctx.progress(names, desc="estimators"):
         options = {"seed": ctx.seed} if name == "lissa" else {}
@@ -127,8 +151,13 @@ def compare_estimators(ctx, model, data, names) -> dict:
         ihvps = ihvp(query_grads)
         ctx.synchronize()
         call_seconds = time.perf_counter() - start - fit_seconds
-        out["estimators"][name] = {"fn": ihvp, "ihvp": ihvps, "scores": -ihvps @ cand_grads.T,
-                                   "fit_seconds": fit_seconds, "call_seconds": call_seconds}
+        out["estimators"][name] = {
+            "fn": ihvp,
+            "ihvp": ihvps,
+            "scores": -ihvps @ cand_grads.T,
+            "fit_seconds": fit_seconds,
+            "call_seconds": call_seconds,
+        }
     return out
 
 
@@ -143,15 +172,22 @@ def lissa_against_ekfac_timing(ctx, model, data, res) -> list[float]:
 
     Q, est = res["query_grads"], res["estimators"]
     lissa, ekfac = est["lissa"]["fn"], est["ekfac"]["fn"]
-    short = lissa_ihvp(model, data.X_train, res["damping"], iterations=LISSA_TIMED_ITERATIONS, scale=lissa.scale,
-                       seed=ctx.seed)
-    ratios = interleaved_ratios(lambda: short(Q), lambda: ekfac(Q), rounds=TIMING_ROUNDS,
-                                synchronize=ctx.synchronize)
+    short = lissa_ihvp(
+        model,
+        data.X_train,
+        res["damping"],
+        iterations=LISSA_TIMED_ITERATIONS,
+        scale=lissa.scale,
+        seed=ctx.seed,
+    )
+    ratios = interleaved_ratios(
+        lambda: short(Q), lambda: ekfac(Q), rounds=TIMING_ROUNDS, synchronize=ctx.synchronize
+    )
     return [r * lissa.iterations / LISSA_TIMED_ITERATIONS for r in ratios]
 
 
 def _correlations(scores, reference) -> tuple[float, float]:
-    """Mean over queries of the Pearson and Spearman correlations of two (queries, candidates) score arrays."""
+    """Mean over queries of the Pearson and Spearman correlations of two (queries, candidates) arrays."""
     from scipy import stats
 
     s, r = scores.cpu().numpy(), reference.cpu().numpy()
@@ -161,23 +197,30 @@ def _correlations(scores, reference) -> tuple[float, float]:
 
 
 def _estimator_metrics(res, tag) -> dict:
-    """Per estimator: seconds to fit and of its first call on the 50 queries, and (against the dense solve) mean Pearson/Spearman r of the scores and
-    mean relative IHVP error; the damping of each layer and LiSSA's iteration count."""
+    """Per estimator: seconds to fit and of its first call on the 50 queries, and (against the dense
+    solve) mean Pearson/Spearman r of the scores and mean relative IHVP error; the damping of each
+    layer and LiSSA's iteration count."""
     import torch
 
     est = res["estimators"]
     exact = est["exact"]
     out = {}
-    for l, lam in enumerate(res["damping"], start=1):
-        out[f"damping_{tag}_layer{l}"] = Metric(lam)
+    for layer, lam in enumerate(res["damping"], start=1):
+        out[f"damping_{tag}_layer{layer}"] = Metric(lam)
     for name, r in est.items():
         out[f"{name}_fit_seconds_{tag}"] = Metric(r["fit_seconds"], "s", volatile=True)
         out[f"{name}_first_call_seconds_{tag}"] = Metric(r["call_seconds"], "s", volatile=True)
         if name == "exact":
             continue
         pearson, spearman = _correlations(r["scores"], exact["scores"])
-        err = (torch.linalg.vector_norm(r["ihvp"] - exact["ihvp"], dim=1)
-               / torch.linalg.vector_norm(exact["ihvp"], dim=1)).mean().item()
+        err = (
+            (
+                torch.linalg.vector_norm(r["ihvp"] - exact["ihvp"], dim=1)
+                / torch.linalg.vector_norm(exact["ihvp"], dim=1)
+            )
+            .mean()
+            .item()
+        )
         out[f"{name}_pearson_{tag}"] = Metric(pearson, lower_is_better=False)
         out[f"{name}_spearman_{tag}"] = Metric(spearman, lower_is_better=False)
         out[f"{name}_ihvp_rel_error_{tag}"] = Metric(err)
@@ -197,10 +240,13 @@ def query_batching(ctx, model, data, res) -> dict:
     out = {}
     for rank in QUERY_RANKS:
         scores = low_rank_scores(model, low_rank_blocks(model, ekfac["ihvp"], rank), cand)
-        out[f"query_rank{rank}_pearson_linear"] = Metric(_correlations(scores, ekfac["scores"])[0],
-                                                         lower_is_better=False)
+        out[f"query_rank{rank}_pearson_linear"] = Metric(
+            _correlations(scores, ekfac["scores"])[0], lower_is_better=False
+        )
         size = sum(min(rank, o, i) * (o + i) for o, i in block_shapes(model))
-        out[f"query_rank{rank}_memory_fraction_linear"] = Metric(size / sum(o * i for o, i in block_shapes(model)))
+        out[f"query_rank{rank}_memory_fraction_linear"] = Metric(
+            size / sum(o * i for o, i in block_shapes(model))
+        )
     return out
 
 
@@ -214,7 +260,9 @@ def linear_mse_exactness(ctx, data) -> float:
 
     model = _model(ctx, (64, 10))
     damping = heuristic_damping(kronecker_factors(model, data.X_train, loss="mse"))
-    V = torch.randn(10, 650, generator=torch.Generator().manual_seed(ctx.seed), dtype=torch.float64).to(ctx.device)
+    V = torch.randn(10, 650, generator=torch.Generator().manual_seed(ctx.seed), dtype=torch.float64).to(
+        ctx.device
+    )
     got = ekfac_ihvp(model, data.X_train, damping, loss="mse")(V)
     ref = exact_ihvp(model, data.X_train, damping, loss="mse")(V)
     return (torch.linalg.matrix_norm(got - ref) / torch.linalg.matrix_norm(ref)).item()
@@ -246,13 +294,16 @@ def leave_subset_out(ctx, model, data, res):
         fit_lbfgs(model, data.X_train, data.y_train, weight=weight, start=theta)
         actual.append(query_losses() - base)
     set_flat_params(model, theta)
-    actual = torch.stack(actual, dim=1)                      # (queries, subsets)
+    actual = torch.stack(actual, dim=1)  # (queries, subsets)
     n = len(data.X_train)
     out = {}
     for name, r in res["estimators"].items():
-        predicted = torch.stack([-r["scores"][:, torch.as_tensor(s, device=ctx.device)].sum(1) / n for s in subsets],
-                                dim=1)
-        out[f"retrain_pearson_{name}_linear"] = Metric(_correlations(predicted, actual)[0], lower_is_better=False)
+        predicted = torch.stack(
+            [-r["scores"][:, torch.as_tensor(s, device=ctx.device)].sum(1) / n for s in subsets], dim=1
+        )
+        out[f"retrain_pearson_{name}_linear"] = Metric(
+            _correlations(predicted, actual)[0], lower_is_better=False
+        )
     return out
 
 
@@ -264,20 +315,27 @@ def _figure(ctx, results, ratios) -> None:
     ax = axes[0]
     exact = lin["exact"]["scores"].flatten().cpu().numpy()
     for name, marker in (("kfac", "x"), ("ekfac", "o"), ("lissa", ".")):
-        ax.scatter(exact, lin[name]["scores"].flatten().cpu().numpy(), s=4, marker=marker, alpha=0.4, label=name)
+        ax.scatter(
+            exact, lin[name]["scores"].flatten().cpu().numpy(), s=4, marker=marker, alpha=0.4, label=name
+        )
     lim = [exact.min(), exact.max()]
     ax.plot(lim, lim, "k:", lw=1)
     ax.set_xscale("symlog", linthresh=1)
     ax.set_yscale("symlog", linthresh=1)
-    ax.set(xlabel="exact influence (damped GGN)", ylabel="estimated influence",
-           title="linear model: 50 queries x 1000 points")
+    ax.set(
+        xlabel="exact influence (damped GGN)",
+        ylabel="estimated influence",
+        title="linear model: 50 queries x 1000 points",
+    )
     ax.legend(markerscale=3)
     ax = axes[1]
     names = ["kfac", "ekfac", "lissa"]
     width = 0.8 / len(results)
     for j, (tag, res) in enumerate(results.items()):
         est = res["estimators"]
-        values = [_correlations(est[n]["scores"], est["exact"]["scores"])[0] if n in est else np.nan for n in names]
+        values = [
+            _correlations(est[n]["scores"], est["exact"]["scores"])[0] if n in est else np.nan for n in names
+        ]
         ax.bar(np.arange(len(names)) + j * width, values, width, label=tag)
     ax.set_xticks(np.arange(len(names)) + width * (len(results) - 1) / 2, names)
     ax.set(ylabel="Pearson r with exact influence", ylim=(0, 1), title="influence accuracy")
@@ -285,7 +343,9 @@ def _figure(ctx, results, ratios) -> None:
     ax = axes[2]
     ax.semilogy(range(1, len(ratios) + 1), ratios, "o", label="LiSSA / EK-FAC")
     ax.axhline(100, color="k", ls=":", label="100x")
-    ax.set(xlabel="interleaved round", ylabel="seconds ratio, batch of 50 IHVPs", title="cost per IHVP (fitted)")
+    ax.set(
+        xlabel="interleaved round", ylabel="seconds ratio, batch of 50 IHVPs", title="cost per IHVP (fitted)"
+    )
     ax.legend()
     fig.tight_layout()
     ctx.save_figure(fig, "influence")

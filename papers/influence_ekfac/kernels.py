@@ -1,4 +1,5 @@
-"""Timed influence kernels: one batch of EK-FAC IHVPs and one LiSSA iteration's minibatch GGN-vector products."""
+"""Timed influence kernels: a batch of EK-FAC IHVPs and one LiSSA iteration's GGN-vector products."""
+
 from papers.harness import kernel
 
 
@@ -28,7 +29,7 @@ def ekfac_ihvp_batch(hidden, device):
 
 @kernel(params={"hidden": [0, 32]}, devices=("cpu", "cuda"))
 def ggn_vector_products(hidden, device):
-    """One LiSSA iteration's work: GGN-vector products of 50 vectors on a minibatch of 128 (jvp + vjp, vmap)."""
+    """One LiSSA iteration's work: GGN-vector products of 50 vectors on 128 examples (jvp + vjp, vmap)."""
     from papers.influence_ekfac.baselines import ggn_vector_product
 
     model, X, V = _setup(hidden, device)

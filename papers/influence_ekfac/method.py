@@ -17,6 +17,7 @@ K-FAC approximates a block by S (x) A, S = (1/N) sum s s^T, A = (1/N) sum a a^T;
 K-FAC's eigenbasis Q_S (x) Q_A and refits the eigenvalues to the diagonal of G in that basis,
 Lambda_oi = (1/N) sum_nk ((Q_S^T s_nk)_o (Q_A^T a_n)_i)^2.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -41,7 +42,7 @@ def split_blocks(model: nn.Sequential, V: torch.Tensor) -> list[torch.Tensor]:
     """Rows of V (k, d) in block coordinates, as per-layer tensors (k, out, in + 1)."""
     out, start = [], 0
     for o, i in block_shapes(model):
-        out.append(V[:, start:start + o * i].reshape(len(V), o, i))
+        out.append(V[:, start : start + o * i].reshape(len(V), o, i))
         start += o * i
     return out
 
@@ -81,7 +82,9 @@ def output_directions(logits: torch.Tensor, y: torch.Tensor | None, loss: str) -
     return (logits - y)[:, None, :]
 
 
-def layer_data(model: nn.Sequential, X: torch.Tensor, y: torch.Tensor | None = None, loss: str = "ce") -> LayerData:
+def layer_data(
+    model: nn.Sequential, X: torch.Tensor, y: torch.Tensor | None = None, loss: str = "ce"
+) -> LayerData:
     """Inputs and pseudo-gradients of every linear layer: s[l][n, k] = d(u_nk . f(x_n)) / dz_l(x_n),
     one backward pass per direction k (see `output_directions` for the u)."""
     a, z, h = [], [], X
@@ -96,16 +99,19 @@ def layer_data(model: nn.Sequential, X: torch.Tensor, y: torch.Tensor | None = N
     s = [torch.empty(len(X), U.shape[1], zl.shape[1], dtype=X.dtype, device=X.device) for zl in z]
     for k in range(U.shape[1]):
         grads = torch.autograd.grad(h, z, grad_outputs=U[:, k], retain_graph=k + 1 < U.shape[1])
-        for l, g in enumerate(grads):
-            s[l][:, k] = g
+        for layer, g in enumerate(grads):
+            s[layer][:, k] = g
     return LayerData(a, s)
 
 
-def per_example_gradients(model: nn.Sequential, X: torch.Tensor, y: torch.Tensor, loss: str = "ce") -> torch.Tensor:
+def per_example_gradients(
+    model: nn.Sequential, X: torch.Tensor, y: torch.Tensor, loss: str = "ce"
+) -> torch.Tensor:
     """(n, d) gradients of each example's loss in block coordinates: blocks s a^T."""
     data = layer_data(model, X, y, loss)
-    return torch.cat([torch.einsum("no,ni->noi", s[:, 0], a).reshape(len(X), -1) for a, s in zip(data.a, data.s)],
-                     dim=1)
+    return torch.cat(
+        [torch.einsum("no,ni->noi", s[:, 0], a).reshape(len(X), -1) for a, s in zip(data.a, data.s)], dim=1
+    )
 
 
 @dataclass(frozen=True)
@@ -130,8 +136,8 @@ def kronecker_factors(model: nn.Sequential, X: torch.Tensor, loss: str = "ce") -
     for a, s in zip(data.a, data.s):
         ea, qa = torch.linalg.eigh(a.T @ a / n)
         es, qs = torch.linalg.eigh(torch.einsum("nko,nkp->op", s, s) / n)
-        proj_s = (s @ qs).pow(2).sum(dim=1)          # (n, out): sum_k (Q_S^T s_nk)^2
-        proj_a = (a @ qa).pow(2)                      # (n, in + 1)
+        proj_s = (s @ qs).pow(2).sum(dim=1)  # (n, out): sum_k (Q_S^T s_nk)^2
+        proj_a = (a @ qa).pow(2)  # (n, in + 1)
         QA.append(qa), eigA.append(ea.clamp_min(0)), QS.append(qs), eigS.append(es.clamp_min(0))
         corrected.append(proj_s.T @ proj_a / n)
     return KroneckerFactors(QA, eigA, QS, eigS, corrected)
@@ -158,11 +164,17 @@ def layer_damping(model: nn.Sequential, damping) -> list[float]:
 
 def damping_vector(model: nn.Sequential, damping, dtype=torch.float64, device="cpu") -> torch.Tensor:
     """The diagonal (d,) of the damping matrix D in block coordinates: lambda_l on layer l's entries."""
-    return torch.cat([torch.full((o * i,), lam, dtype=dtype, device=device)
-                      for (o, i), lam in zip(block_shapes(model), layer_damping(model, damping))])
+    return torch.cat(
+        [
+            torch.full((o * i,), lam, dtype=dtype, device=device)
+            for (o, i), lam in zip(block_shapes(model), layer_damping(model, damping))
+        ]
+    )
 
 
-def eigenbasis_ihvp(model: nn.Sequential, factors: KroneckerFactors, eigenvalues: list[torch.Tensor], damping):
+def eigenbasis_ihvp(
+    model: nn.Sequential, factors: KroneckerFactors, eigenvalues: list[torch.Tensor], damping
+):
     """V (k, d) -> rows of (Q diag(eigenvalues) Q^T + D)^{-1} V, Q = Q_S (x) Q_A per layer, D = lambda_l I on
     layer l (`damping`: one number or one per layer)."""
     lams = layer_damping(model, damping)
@@ -205,7 +217,9 @@ def low_rank_scores(model: nn.Sequential, query_factors, candidates: LayerData) 
     return -total
 
 
-def influence_scores(ihvp, model: nn.Sequential, queries: tuple, candidates: tuple, loss: str = "ce") -> torch.Tensor:
+def influence_scores(
+    ihvp, model: nn.Sequential, queries: tuple, candidates: tuple, loss: str = "ce"
+) -> torch.Tensor:
     """I_f(z_m) = - grad f^T (G + D)^{-1} grad L(z_m) for every query (rows) and candidate training
     example (columns), with f = the query's loss; `ihvp` is an estimator's V -> rows of (G + D)^{-1} V
     (`ekfac_ihvp` here, or one of baselines.py), `queries` and `candidates` are (X, y) pairs."""

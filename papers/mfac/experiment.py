@@ -1,5 +1,6 @@
 """M-FAC reproduction: IHVP accuracy and cost scaling (quick), plus OBS pruning and the optimizer with equal
 tuning sweeps on digits (full, one seed per harness run)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -11,7 +12,7 @@ from papers.harness import Metric
 
 @dataclass(frozen=True)
 class Settings:
-    timing_rounds: int       # interleaved rounds over the (m, d) grid of IHVP timings; one slope per round and m
+    timing_rounds: int  # interleaved rounds over the (m, d) grid of IHVP timings; one slope per round and m
     train_experiments: bool  # OBS pruning and the optimizer sweeps (trained networks)
 
 
@@ -63,8 +64,15 @@ def _trained_mlp(ctx, sizes):
 
     data = digits_tensors(seed=ctx.seed, device=ctx.device)
     model = build_mlp(sizes, seed=ctx.seed, device=ctx.device)
-    train_classifier(model, data.X_train, data.y_train, torch.optim.Adam(model.parameters(), 3e-3), epochs=30,
-                     seed=ctx.seed, progress=ctx.progress)
+    train_classifier(
+        model,
+        data.X_train,
+        data.y_train,
+        torch.optim.Adam(model.parameters(), 3e-3),
+        epochs=30,
+        seed=ctx.seed,
+        progress=ctx.progress,
+    )
     return data, model
 
 
@@ -112,8 +120,13 @@ def ihvp_accuracy(ctx) -> dict:
             G = (scale * torch.randn(2 * m, d, generator=gen, dtype=torch.float64)).to(ctx.device)
             z = torch.randn(m, 2, generator=gen, dtype=torch.float64).to(ctx.device)
             x_old, x_new = G[:m].T @ z[:, 0], G[m:].T @ z[:, 1]
-            err_wood = max(err_wood, rel(StaticMFAC(G[:m], ACCURACY_DAMPING).ihvp(x_old),
-                                         woodbury_ihvp(G[:m], ACCURACY_DAMPING, x_old)))
+            err_wood = max(
+                err_wood,
+                rel(
+                    StaticMFAC(G[:m], ACCURACY_DAMPING).ihvp(x_old),
+                    woodbury_ihvp(G[:m], ACCURACY_DAMPING, x_old),
+                ),
+            )
             dynamic = DynamicMFAC(d, m, ACCURACY_DAMPING, device=ctx.device)
             for g in G:  # 2m gradients: the window has slid past the first m
                 dynamic.update(g)
@@ -158,12 +171,18 @@ def ihvp_scaling(ctx, rounds: int):
         dynamic = DynamicMFAC(UPDATE_D, m, 1.0, device=ctx.device)
         stream = torch.randn(64, UPDATE_D, generator=gen, dtype=torch.float64).to(ctx.device)
         counter = iter(range(1 << 30))
-        update_times.append(best_seconds(lambda: dynamic.update(stream[next(counter) % 64]), ctx.synchronize))
+
+        def update(dynamic=dynamic, stream=stream, counter=counter):
+            dynamic.update(stream[next(counter) % 64])
+
+        update_times.append(best_seconds(update, ctx.synchronize))
     out = {}
     for m in M_VALUES:
         slopes = [_slope(D_VALUES, [t[m, d] for d in D_VALUES]) for t in per_round]
         out[f"ihvp_time_slope_d_m{m}"] = Metric(samples=slopes, volatile=True)
-    out["ihvp_seconds_m64_d64000"] = Metric(samples=[t[64, 64_000] for t in per_round], unit="s", volatile=True)
+    out["ihvp_seconds_m64_d64000"] = Metric(
+        samples=[t[64, 64_000] for t in per_round], unit="s", volatile=True
+    )
     out["update_time_slope_m"] = Metric(_slope(UPDATE_M_VALUES, update_times), volatile=True)
     out["update_seconds_m64"] = Metric(update_times[UPDATE_M_VALUES.index(64)], "s", volatile=True)
     median = {cell: float(np.median([t[cell] for t in per_round])) for cell in calls}
@@ -181,7 +200,9 @@ def pruning_sweep(ctx):
 
     data, model = _trained_mlp(ctx, PRUNE_MLP)
     theta = flat_params(model)
-    prunable = torch.cat([torch.full((p.numel(),), p.ndim == 2, device=ctx.device) for p in model.parameters()])
+    prunable = torch.cat(
+        [torch.full((p.numel(),), p.ndim == 2, device=ctx.device) for p in model.parameters()]
+    )
     idx = torch.as_tensor(ctx.rng(2).choice(len(data.X_train), PRUNE_M, replace=False), device=ctx.device)
 
     def grads_at(th):
@@ -205,7 +226,9 @@ def pruning_sweep(ctx):
     margins = {s: a - b for s, a, b in zip(SPARSITIES, acc["mfac"], acc["magnitude"])}
     for s, margin in margins.items():
         out[f"prune_margin_s{round(100 * s)}"] = Metric(margin, lower_is_better=False)
-    out["prune_margin_min_ge70"] = Metric(min(v for s, v in margins.items() if s >= 0.7), lower_is_better=False)
+    out["prune_margin_min_ge70"] = Metric(
+        min(v for s, v in margins.items() if s >= 0.7), lower_is_better=False
+    )
     return out, acc
 
 
@@ -229,15 +252,21 @@ def optimizer_comparison(ctx):
     for name, lr in ctx.progress(runs, desc="optimizer sweeps"):
         model = build_mlp(PRUNE_MLP, seed=ctx.seed, device=ctx.device)
         optimizer = makers[name](model.parameters(), lr=lr, **OPTIMIZERS[name][1])
-        history = train_classifier(model, data.X_train[train], data.y_train[train], optimizer, epochs=OPTIM_EPOCHS,
-                                   seed=ctx.seed)
+        history = train_classifier(
+            model, data.X_train[train], data.y_train[train], optimizer, epochs=OPTIM_EPOCHS, seed=ctx.seed
+        )
         with torch.no_grad():
             val_loss = objective(model, data.X_train[val], data.y_train[val]).item()
         val_acc = accuracy(model, data.X_train[val], data.y_train[val])
         key = (val_acc, -val_loss if np.isfinite(val_loss) else -np.inf)
         if name not in results or key > results[name]["key"]:
-            results[name] = {"key": key, "lr": lr, "val_acc": val_acc, "history": history,
-                             "test_acc": accuracy(model, data.X_test, data.y_test)}
+            results[name] = {
+                "key": key,
+                "lr": lr,
+                "val_acc": val_acc,
+                "history": history,
+                "test_acc": accuracy(model, data.X_test, data.y_test),
+            }
     out = {}
     for name, best in results.items():
         out[f"optim_test_acc_{name}"] = Metric(best["test_acc"], lower_is_better=False)
@@ -261,7 +290,9 @@ def _figure(ctx, curves) -> None:
     ax.loglog(D_VALUES, [ihvp[64, D_VALUES[0]] * d / D_VALUES[0] for d in D_VALUES], "k:", label="slope 1")
     ax.set_xticks(D_VALUES, [f"{d // 1000}k" for d in D_VALUES])
     ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
-    ax.set(xlabel="d (parameters)", ylabel="seconds per IHVP (median of rounds)", title="static M-FAC IHVP cost")
+    ax.set(
+        xlabel="d (parameters)", ylabel="seconds per IHVP (median of rounds)", title="static M-FAC IHVP cost"
+    )
     ax.legend()
     if "pruning" in curves:
         ax = axes[1]

@@ -1,4 +1,5 @@
 """Timed M-FAC operations: one static IHVP and one sliding-window update, at sizes of the claims."""
+
 from papers.harness import kernel
 
 

@@ -14,7 +14,9 @@ def _grads(m, d, seed=0, dtype=torch.float64):
 def test_static_ihvp_matches_dense_solve_for_vectors_and_batches():
     G = _grads(12, 40)
     F = dense_fisher(G, LAM)
-    X = torch.cat([torch.randn(40, 2, dtype=torch.float64), G.T @ torch.randn(12, 1, dtype=torch.float64)], dim=1)
+    X = torch.cat(
+        [torch.randn(40, 2, dtype=torch.float64), G.T @ torch.randn(12, 1, dtype=torch.float64)], dim=1
+    )
     fisher = StaticMFAC(G, LAM)
     assert torch.allclose(fisher.ihvp(X), torch.linalg.solve(F, X), rtol=1e-10, atol=0)
     assert torch.allclose(fisher.ihvp(X[:, 2]), torch.linalg.solve(F, X[:, 2]), rtol=1e-10, atol=0)
@@ -61,7 +63,7 @@ def test_dynamic_window_holds_the_last_m_gradients():
     x = torch.randn(d, dtype=torch.float64)
     for k, g in enumerate(G, start=1):
         dyn.update(g)
-        window = G[max(0, k - m):k]
+        window = G[max(0, k - m) : k]
         F = LAM * torch.eye(d, dtype=torch.float64) + window.T @ window / m
         assert torch.allclose(dyn.ihvp(x), torch.linalg.solve(F, x), rtol=1e-10), k
 
@@ -98,7 +100,7 @@ def test_one_weight_obs_prune_is_the_closed_form_surgeon_step():
     prunable = torch.ones(d, dtype=torch.bool)
     pruned = obs_prune(theta, G, LAM, prunable, sparsity=1 / d)
     Finv = torch.linalg.inv(dense_fisher(G, LAM))
-    q = int(torch.argmin(theta ** 2 / Finv.diagonal()))
+    q = int(torch.argmin(theta**2 / Finv.diagonal()))
     expected = theta - theta[q] * Finv[:, q] / Finv[q, q]
     assert torch.allclose(pruned, expected, rtol=1e-9, atol=1e-12)
     assert pruned[q] == 0
@@ -108,9 +110,10 @@ def test_pruning_reaches_the_sparsity_only_on_prunable_entries():
     d = 40
     theta = torch.randn(d, dtype=torch.float64)
     prunable = torch.arange(d) < 30
-    for pruned in (obs_prune(theta, _grads(16, d), LAM, prunable, 0.5, steps=3,
-                             regrad=lambda th: _grads(16, d, seed=9)),
-                   magnitude_prune(theta, prunable, 0.5)):
+    for pruned in (
+        obs_prune(theta, _grads(16, d), LAM, prunable, 0.5, steps=3, regrad=lambda th: _grads(16, d, seed=9)),
+        magnitude_prune(theta, prunable, 0.5),
+    ):
         assert int((pruned[:30] == 0).sum()) == 15 and bool((pruned[30:] != 0).all())
     mag = magnitude_prune(theta, prunable, 0.5)
     kept = theta[:30].abs()[mag[:30] != 0]
@@ -130,7 +133,9 @@ def _dense_multistep_obs(theta, grads_at, lam, prunable, sparsity, steps):
         alive = [i for i in range(len(theta)) if i not in removed]
         G = grads[:, alive]
         Finv = torch.linalg.inv(lam * torch.eye(len(alive), dtype=G.dtype) + G.T @ G / len(G))
-        candidates = [(float(theta[i] ** 2 / (2 * Finv[j, j])), j) for j, i in enumerate(alive) if prunable[i]]
+        candidates = [
+            (float(theta[i] ** 2 / (2 * Finv[j, j])), j) for j, i in enumerate(alive) if prunable[i]
+        ]
         drop = [j for _, j in sorted(candidates)[:n_new]]
         update = sum(-float(theta[alive[j]]) * Finv[:, j] / Finv[j, j] for j in drop)
         theta[alive] = theta[alive] + update
