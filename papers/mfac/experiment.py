@@ -25,6 +25,7 @@ M_VALUES = (16, 32, 64)
 D_VALUES = (4_000, 8_000, 16_000, 32_000, 64_000)
 UPDATE_M_VALUES = (16, 32, 64, 128)
 UPDATE_D = 16_000
+TIMING_BATCH_SECONDS = 0.01  # per cell and round: long against a scheduler time slice on a shared machine
 PRUNE_M, PRUNE_DAMPING, PRUNE_STEPS = 256, 1e-5, 16
 ACCURACY_DAMPING = PRUNE_DAMPING
 SPARSITIES = (0.5, 0.6, 0.7, 0.8, 0.9)
@@ -166,7 +167,10 @@ def ihvp_scaling(ctx, rounds: int):
             calls[m, d] = lambda static=static, x=x: static.ihvp(x)
     per_round = []
     for r in ctx.progress(range(rounds + 1), desc="ihvp timing"):
-        seconds = {cell: best_seconds(fn, ctx.synchronize, repeats=1) for cell, fn in calls.items()}
+        seconds = {
+            cell: best_seconds(fn, ctx.synchronize, repeats=1, min_batch_seconds=TIMING_BATCH_SECONDS)
+            for cell, fn in calls.items()
+        }
         if r:  # round 0 warms up every cell
             per_round.append(seconds)
     update_times = []
