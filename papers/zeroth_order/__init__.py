@@ -1,0 +1,1 @@
+"""A Unified Perspective on Optimization in Machine Learning and Neuroscience: From Gradient Descent to Neural Adaptation (García Fernández, Ahmad, van Gerven, 2025): zeroth-order gradient estimators against backpropagation."""
