@@ -85,19 +85,20 @@ def random_mixture(dim: int = 64, k: int = 10, seed: int = 0, mean_scale: float 
 
 
 class EpsNet(nn.Module):
-    """eps_theta(x, t): an MLP on x and sinusoidal features of t / T (`n_freq` frequencies)."""
+    """eps_theta(x, t): an MLP (float32) on x and sinusoidal features of t / T (`n_freq` frequencies);
+    the output has the dtype of x."""
 
     def __init__(self, dim: int, hidden: int = 128, n_freq: int = 8, T: int = 1000):
         super().__init__()
         self.T = T
-        self.register_buffer("freqs", math.pi * 2.0 ** torch.arange(n_freq, dtype=torch.float64))
+        self.register_buffer("freqs", math.pi * 2.0 ** torch.arange(n_freq, dtype=torch.float32))
         self.net = nn.Sequential(nn.Linear(dim + 2 * n_freq, hidden), nn.SiLU(), nn.Linear(hidden, hidden), nn.SiLU(),
                                  nn.Linear(hidden, hidden), nn.SiLU(), nn.Linear(hidden, dim))
 
     def forward(self, x: torch.Tensor, t) -> torch.Tensor:
-        t = torch.as_tensor(t, dtype=x.dtype, device=x.device).reshape(-1, 1).expand(len(x), 1) / self.T
-        phase = t * self.freqs.to(x.dtype)
-        return self.net(torch.cat([x, torch.sin(phase), torch.cos(phase)], dim=1))
+        t = torch.as_tensor(t, dtype=torch.float32, device=x.device).reshape(-1, 1).expand(len(x), 1) / self.T
+        phase = t * self.freqs
+        return self.net(torch.cat([x.float(), torch.sin(phase), torch.cos(phase)], dim=1)).to(x.dtype)
 
 
 def train_eps_net(target: GaussianMixture, alphas_cumprod: torch.Tensor, steps: int, batch_size: int, lr: float,
@@ -106,7 +107,7 @@ def train_eps_net(target: GaussianMixture, alphas_cumprod: torch.Tensor, steps: 
     x0 drawn fresh from `target` each step, t uniform on 0..T-1, Adam with cosine-decayed `lr`."""
     gen = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
-    model = EpsNet(target.dim, hidden, T=len(alphas_cumprod)).to(device=device, dtype=torch.float64)
+    model = EpsNet(target.dim, hidden, T=len(alphas_cumprod)).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
     abar = alphas_cumprod.to(device)
@@ -116,7 +117,7 @@ def train_eps_net(target: GaussianMixture, alphas_cumprod: torch.Tensor, steps: 
         t = torch.randint(0, len(abar), (batch_size,), generator=gen).to(device)
         z = torch.randn(batch_size, target.dim, generator=gen, dtype=torch.float64).to(device)
         xt = abar[t, None].sqrt() * x0 + (1 - abar[t, None]).sqrt() * z
-        loss = ((model(xt, t) - z) ** 2).mean()
+        loss = ((model(xt.float(), t) - z.float()) ** 2).mean()
         opt.zero_grad()
         loss.backward()
         opt.step()
