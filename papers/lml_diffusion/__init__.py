@@ -1,1 +1,1 @@
-"""Unleashing High-Quality Image Generation in Diffusion Sampling Using Second-Order Levenberg-Marquardt-Langevin (Wang, Yin et al., 2025)."""
+"""Levenberg-Marquardt-Langevin diffusion sampling (Wang, Yin et al., arXiv 2505.24222)."""

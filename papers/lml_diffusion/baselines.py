@@ -48,7 +48,7 @@ class Schedule:
 
 
 def linear_schedule(T: int = 1000, beta_start: float = 1e-4, beta_end: float = 0.02) -> Schedule:
-    """The DDPM linear schedule beta_t = linspace(beta_start, beta_end, T) (Ho et al.; the authors' default)."""
+    """The DDPM linear schedule beta_t = linspace(beta_start, beta_end, T) (the authors' default)."""
     betas = torch.linspace(beta_start, beta_end, T, dtype=torch.float64)
     return Schedule(torch.cumprod(1 - betas, dim=0))
 

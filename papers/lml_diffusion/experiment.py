@@ -32,8 +32,10 @@ class Settings:
 
 
 SETTINGS = {
-    "quick": Settings(n_samples=1000, n_proj=32, train_steps=800, train_batch=256, hidden=64, timing_rounds=10),
-    "full": Settings(n_samples=4000, n_proj=64, train_steps=4000, train_batch=256, hidden=64, timing_rounds=15),
+    "quick": Settings(n_samples=1000, n_proj=32, train_steps=800, train_batch=256, hidden=64,
+                      timing_rounds=10),
+    "full": Settings(n_samples=4000, n_proj=64, train_steps=4000, train_batch=256, hidden=64,
+                     timing_rounds=15),
 }
 
 
@@ -62,7 +64,8 @@ def run(ctx):
         target, eps_fn = problems[name]
         judge = Judge(target, schedule, s, ctx.rng(TARGETS.index(name) + 1))
         for solver in SOLVERS:
-            result = compare(eps_fn, schedule, judge, QUALITY[name], solver, s.n_samples, ctx.seed, ctx.device)
+            result = compare(eps_fn, schedule, judge, QUALITY[name], solver, s.n_samples, ctx.seed,
+                             ctx.device)
             curves[name, solver] = result
             base, lml = result["base"], result["lml"]
             gain = np.mean([(base[n] - lml[n]) / base[n] for n in LOW_NFES])
@@ -77,8 +80,8 @@ def run(ctx):
             if name == "ring" and solver == "ddim":
                 pictures = result["pictures"]
     metrics.update(identity_checks(problems, schedule, s.n_samples, ctx.seed, ctx.device))
-    metrics["lml_over_ddim_seconds_trained"] = Metric(
-        samples=overhead_ratios(ctx, learned, schedule, s, curves["ring_net", "ddim"]), unit="x", volatile=True)
+    ratios = overhead_ratios(ctx, learned, schedule, s, curves["ring_net", "ddim"])
+    metrics["lml_over_ddim_seconds_trained"] = Metric(samples=ratios, unit="x", volatile=True)
     if ctx.seed_index == 0:
         _figure(ctx, curves, pictures)
     return metrics
@@ -171,7 +174,8 @@ def identity_checks(problems, schedule, n: int, seed: int, device) -> dict:
                 calls_beyond_nfe += abs(counted_base.calls - nfe)
         ddim, dpm1 = (sample(eps_fn, x_T, schedule, CALIBRATION_NFE, s) for s in ("ddim", "dpm1"))
         dpm1_vs_ddim = max(dpm1_vs_ddim, (ddim - dpm1).abs().max().item())
-    return {"kappa0_max_abs_diff": Metric(identity), "lml_extra_evaluations": Metric(float(extra_calls), "calls"),
+    return {"kappa0_max_abs_diff": Metric(identity),
+            "lml_extra_evaluations": Metric(float(extra_calls), "calls"),
             "baseline_calls_beyond_nfe": Metric(float(calls_beyond_nfe), "calls"),
             "dpm1_vs_ddim_max_abs_diff": Metric(dpm1_vs_ddim)}
 
@@ -187,7 +191,7 @@ def overhead_ratios(ctx, eps_fn, schedule, s: Settings, calibrated: dict) -> lis
     lam, kappa = calibrated["lam"], calibrated["kappa"]
     return interleaved_ratios(lambda: lml_sample(eps_fn, x_T, schedule, CALIBRATION_NFE, "ddim", lam, kappa),
                               lambda: sample(eps_fn, x_T, schedule, CALIBRATION_NFE, "ddim"),
-                              rounds=s.timing_rounds, synchronize=ctx.synchronize)
+                              rounds=s.timing_rounds, synchronize=ctx.synchronize, min_batch_seconds=0.02)
 
 
 def _figure(ctx, curves, pictures) -> None:

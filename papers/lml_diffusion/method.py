@@ -41,5 +41,9 @@ def lml_correct(d: torch.Tensor, d_prev: torch.Tensor | None, lam: float, kappa:
 
 def lml_sample(eps_fn, x: torch.Tensor, schedule: Schedule, nfe: int, solver: str, lam: float,
                kappa: float) -> torch.Tensor:
-    """`baselines.sample` with every step's noise direction replaced by `lml_correct(d, d_prev, lam, kappa)`."""
-    return sample(eps_fn, x, schedule, nfe, solver, correct=lambda d, d_prev: lml_correct(d, d_prev, lam, kappa))
+    """`baselines.sample` with each step's direction d replaced by `lml_correct(d, d_prev, lam, kappa)`."""
+
+    def correct(d, d_prev):
+        return lml_correct(d, d_prev, lam, kappa)
+
+    return sample(eps_fn, x, schedule, nfe, solver, correct=correct)

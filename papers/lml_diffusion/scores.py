@@ -92,7 +92,8 @@ class EpsNet(nn.Module):
         super().__init__()
         self.T = T
         self.register_buffer("freqs", math.pi * 2.0 ** torch.arange(n_freq, dtype=torch.float32))
-        self.net = nn.Sequential(nn.Linear(dim + 2 * n_freq, hidden), nn.SiLU(), nn.Linear(hidden, hidden), nn.SiLU(),
+        self.net = nn.Sequential(nn.Linear(dim + 2 * n_freq, hidden), nn.SiLU(),
+                                 nn.Linear(hidden, hidden), nn.SiLU(),
                                  nn.Linear(hidden, hidden), nn.SiLU(), nn.Linear(hidden, dim))
 
     def forward(self, x: torch.Tensor, t) -> torch.Tensor:
@@ -101,8 +102,8 @@ class EpsNet(nn.Module):
         return self.net(torch.cat([x.float(), torch.sin(phase), torch.cos(phase)], dim=1)).to(x.dtype)
 
 
-def train_eps_net(target: GaussianMixture, alphas_cumprod: torch.Tensor, steps: int, batch_size: int, lr: float,
-                  hidden: int, seed: int, device="cpu", progress=None) -> EpsNet:
+def train_eps_net(target: GaussianMixture, alphas_cumprod: torch.Tensor, steps: int, batch_size: int,
+                  lr: float, hidden: int, seed: int, device="cpu", progress=None) -> EpsNet:
     """Fit EpsNet by the DDPM loss E |eps_theta(sqrt(abar_t) x0 + sqrt(1 - abar_t) z, t) - z|^2 with
     x0 drawn fresh from `target` each step, t uniform on 0..T-1, Adam with cosine-decayed `lr`."""
     gen = torch.Generator().manual_seed(seed)

@@ -1,1 +1,1 @@
-"""A Unified Perspective on Optimization in Machine Learning and Neuroscience: From Gradient Descent to Neural Adaptation (García Fernández, Ahmad, van Gerven, 2025): zeroth-order gradient estimators against backpropagation."""
+"""Zeroth-order optimisation against backprop (García Fernández, Ahmad, van Gerven, arXiv 2510.18812)."""

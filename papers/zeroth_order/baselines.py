@@ -8,5 +8,5 @@ from papers.zeroth_order.method import Oracle, mlp_loss
 
 
 def backprop_oracle(sizes) -> Oracle:
-    """Gradient oracle (theta, X, y, rng) -> grad of the minibatch loss (one forward and one backward pass)."""
+    """Gradient oracle (theta, X, y, rng) -> grad of the minibatch loss (a forward and a backward pass)."""
     return lambda theta, X, y, rng: grad(mlp_loss)(theta, X, y, sizes)

@@ -102,7 +102,8 @@ def interleaved_step_ratios(ctx, trainer_a, trainer_b, rounds: int) -> list[floa
     """Seconds of one training step of trainer_a over one of trainer_b, per interleaved round."""
     from papers.common.timing import interleaved_ratios
 
-    return interleaved_ratios(trainer_a.step, trainer_b.step, rounds=rounds, synchronize=ctx.synchronize)
+    return interleaved_ratios(trainer_a.step, trainer_b.step, rounds=rounds, synchronize=ctx.synchronize,
+                              min_batch_seconds=0.02)
 
 
 def equal_time_errors(curves, step_ratio: dict[str, float], S: int) -> dict:
@@ -130,7 +131,8 @@ def estimator_checks(ctx, s: Settings):
 
     data = digits_tensors(seed=ctx.seed, device=ctx.device, dtype=torch.float64)
     theta = flat_params(build_mlp(SIZES, seed=ctx.seed, device=ctx.device, dtype=torch.float64))
-    idx = torch.as_tensor(ctx.rng(1).choice(len(data.X_train), s.check_batch, replace=False), device=ctx.device)
+    rows = ctx.rng(1).choice(len(data.X_train), s.check_batch, replace=False)
+    idx = torch.as_tensor(rows, device=ctx.device)
     X, y = data.X_train[idx], data.y_train[idx]
 
     def f(t):
@@ -150,7 +152,8 @@ def estimator_checks(ctx, s: Settings):
         metrics[f"zo_variance_over_theory_q{q}"] = Metric(rel_var / relative_variance(d, q))
         metrics[f"zo_cosine_over_theory_q{q}"] = Metric(float(cos.mean()) / expected_cosine(d, q))
     exact = U[:100] @ g
-    errors = [((zo_slopes(f, theta, U[:100], mu) - exact).abs() / exact.abs()).median().item() for mu in (1e-2, 1e-3)]
+    errors = [((zo_slopes(f, theta, U[:100], mu) - exact).abs() / exact.abs()).median().item()
+              for mu in (1e-2, 1e-3)]
     metrics["zo_bias_order_in_mu"] = Metric(float(np.log10(errors[0] / errors[1])))
     return metrics, cosines
 

@@ -51,7 +51,7 @@ def expected_cosine(d: int, q: int) -> float:
 
 
 def relative_variance(d: int, q: int) -> float:
-    """E||g - grad f||^2 / ||grad f||^2 = (d + 1) / q for q Gaussian probes (exact directional derivatives)."""
+    """E||g - grad f||^2 / ||grad f||^2 = (d + 1) / q for q Gaussian probes (exact directional slopes)."""
     return (d + 1) / q
 
 
@@ -130,11 +130,12 @@ class Trainer:
     def step(self) -> None:
         n = len(self.data.X_train)
         if self.cursor + self.batch_size > len(self.order):
-            self.order, self.cursor = torch.randperm(n, generator=self.batch_gen).to(self.data.X_train.device), 0
+            self.order = torch.randperm(n, generator=self.batch_gen).to(self.data.X_train.device)
+            self.cursor = 0
         idx = self.order[self.cursor:self.cursor + self.batch_size]
         self.cursor += self.batch_size
-        grad = self.oracle(self.theta.detach(), self.data.X_train[idx], self.data.y_train[idx], self.probe_gen)
-        self.theta.grad = grad.detach()
+        X, y = self.data.X_train[idx], self.data.y_train[idx]
+        self.theta.grad = self.oracle(self.theta.detach(), X, y, self.probe_gen).detach()
         self.optimizer.step()
         self.done += 1
 

@@ -71,9 +71,8 @@ def test_kappa_zero_reproduces_every_baseline_sampler_bit_for_bit(solver):
 def test_exact_noise_prediction_is_minus_sigma_times_the_score_of_the_noised_mixture():
     mixture = random_mixture(dim=5, k=4, seed=2)
     alpha, sigma = 0.6, 0.8
-    comp = torch.distributions.Independent(
-        torch.distributions.Normal(alpha * mixture.means, (alpha ** 2 * mixture.stds ** 2 + sigma ** 2).sqrt()[:, None]
-                                   .expand(-1, 5)), 1)
+    std = (alpha ** 2 * mixture.stds ** 2 + sigma ** 2).sqrt()[:, None].expand(-1, 5)
+    comp = torch.distributions.Independent(torch.distributions.Normal(alpha * mixture.means, std), 1)
     law = torch.distributions.MixtureSameFamily(torch.distributions.Categorical(mixture.weights), comp)
     x = _randn(7, 5, seed=6).requires_grad_(True)
     score = torch.autograd.grad(law.log_prob(x).sum(), x)[0]
@@ -133,7 +132,8 @@ def test_dpm_solver_1_is_ddim():
     def eps(x, t):
         return mixture.eps(x, SCHEDULE.alpha(t), SCHEDULE.sigma(t))
 
-    assert torch.allclose(sample(eps, x, SCHEDULE, 7, "dpm1"), sample(eps, x, SCHEDULE, 7, "ddim"), rtol=0, atol=1e-12)
+    dpm1, ddim = sample(eps, x, SCHEDULE, 7, "dpm1"), sample(eps, x, SCHEDULE, 7, "ddim")
+    assert torch.allclose(dpm1, ddim, rtol=0, atol=1e-12)
     with pytest.raises(ValueError, match="unknown solver"):
         sample(eps, x, SCHEDULE, 7, "euler")
 

@@ -8,8 +8,16 @@ from scipy import stats
 from papers.common.mlp_digits import build_mlp, flat_params
 from papers.zeroth_order.baselines import backprop_oracle
 from papers.zeroth_order.experiment import equal_time_errors
-from papers.zeroth_order.method import (Curve, Trainer, expected_cosine, forward_gradient, mlp_loss, n_params,
-                                        zo_gradient, zo_slopes)
+from papers.zeroth_order.method import (
+    Curve,
+    Trainer,
+    expected_cosine,
+    forward_gradient,
+    mlp_loss,
+    n_params,
+    zo_gradient,
+    zo_slopes,
+)
 
 SIZES = (6, 5, 3)
 
@@ -79,7 +87,8 @@ def test_mean_cosine_of_the_estimator_matches_the_closed_form():
     gen = torch.Generator().manual_seed(12)
     cos = torch.stack([torch.nn.functional.cosine_similarity(zo_gradient(f, x, q, 0.1, gen), g, dim=0)
                        for _ in range(n)])
-    exact = math.gamma((q + 1) / 2) * math.gamma((q + d - 1) / 2) / (math.gamma(q / 2) * math.gamma((q + d) / 2))
+    exact = (math.gamma((q + 1) / 2) * math.gamma((q + d - 1) / 2)
+             / (math.gamma(q / 2) * math.gamma((q + d) / 2)))
     assert cos.mean().item() == pytest.approx(exact, abs=4 * cos.std().item() / math.sqrt(n))
 
 
