@@ -19,6 +19,7 @@ LOW_NFES = (5, 10)              # "low NFE": the gain is averaged over these
 CALIBRATION_NFE = 10
 LAMBDAS = (1e-3, 1e-2, 0.1, 1.0)
 KAPPAS = (1e-3, 1e-2, 0.1, 0.5)
+PICTURED = "dpm2"               # the solver whose ring samples the figure shows
 
 
 @dataclass(frozen=True)
@@ -77,13 +78,16 @@ def run(ctx):
                 metrics[f"{solver}_{name}_lml_{QUALITY[name]}_nfe{n}"] = Metric(lml[n])
             metrics[f"{solver}_{name}_mode_tv_nfe10"] = Metric(result["tv"]["base"])
             metrics[f"{solver}_{name}_lml_mode_tv_nfe10"] = Metric(result["tv"]["lml"])
-            if name == "ring" and solver == "ddim":
+            if name == "ring" and solver == PICTURED:
                 pictures = result["pictures"]
     metrics.update(identity_checks(problems, schedule, s.n_samples, ctx.seed, ctx.device))
     ratios = overhead_ratios(ctx, learned, schedule, s, curves["ring_net", "ddim"])
-    metrics["lml_over_ddim_seconds_trained"] = Metric(samples=ratios, unit="x", volatile=True)
+    metrics["lml_over_ddim_seconds_trained"] = Metric(float(np.median(ratios)), "x", volatile=True,
+                                                      samples=ratios)
     if ctx.seed_index == 0:
-        _figure(ctx, curves, pictures)
+        gen = torch.Generator().manual_seed(ctx.seed)
+        exact_ring = ring.sample(1000, gen, schedule.alpha(0), schedule.sigma(0)).cpu().numpy()
+        _figure(ctx, curves, pictures, exact_ring)
     return metrics
 
 
@@ -182,7 +186,7 @@ def identity_checks(problems, schedule, n: int, seed: int, device) -> dict:
 
 def overhead_ratios(ctx, eps_fn, schedule, s: Settings, calibrated: dict) -> list[float]:
     """Seconds of a DDIM + LML run over a plain DDIM run (trained network, NFE 10, n samples), per
-    interleaved round."""
+    interleaved round (a seed's value is their median, robust to bursts of load)."""
     from papers.common.timing import interleaved_ratios
     from papers.lml_diffusion.baselines import sample
     from papers.lml_diffusion.method import lml_sample
@@ -194,30 +198,30 @@ def overhead_ratios(ctx, eps_fn, schedule, s: Settings, calibrated: dict) -> lis
                               rounds=s.timing_rounds, synchronize=ctx.synchronize, min_batch_seconds=0.02)
 
 
-def _figure(ctx, curves, pictures) -> None:
+def _figure(ctx, curves, pictures, exact_ring) -> None:
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullFormatter
 
-    fig = plt.figure(figsize=(15, 8))
-    grid = fig.add_gridspec(2, 6)
-    for col, (nfe, which) in enumerate(product((5, 10), ("DDIM", "DDIM + LML"))):
-        ax = fig.add_subplot(grid[0, col + 1])
-        pts = pictures[nfe][which != "DDIM"]
+    fig = plt.figure(figsize=(15, 7.5), layout="constrained")
+    top, bottom = fig.subfigures(2, 1)
+    panels = [("exact samples", exact_ring)]
+    for nfe in (5, 10):
+        base, lml = pictures[nfe]
+        panels += [(f"{PICTURED}, NFE {nfe}", base), (f"{PICTURED} + LML, NFE {nfe}", lml)]
+    for ax, (title, pts) in zip(top.subplots(1, 5), panels):
         ax.scatter(pts[:, 0], pts[:, 1], s=2, alpha=0.5)
-        ax.set(title=f"{which}, NFE {nfe}", xlim=(-1.5, 1.5), ylim=(-1.5, 1.5), aspect="equal")
-        ax.set_xticks([])
-        ax.set_yticks([])
+        ax.set(title=title, xlim=(-1.5, 1.5), ylim=(-1.5, 1.5), aspect="equal", xticks=[], yticks=[])
     colors = dict(zip(SOLVERS, ("C0", "C1", "C2")))
     labels = {"ring": "ring, exact score (sliced W1)", "gmm64": "64-d mixture, exact score (Frechet)",
               "ring_net": "ring, trained network (sliced W1)"}
-    for col, name in enumerate(TARGETS):
-        ax = fig.add_subplot(grid[1, 2 * col:2 * col + 2])
+    for ax, name in zip(bottom.subplots(1, 3), TARGETS):
         for solver in SOLVERS:
             result = curves[name, solver]
             ax.loglog(NFES, [result["base"][n] for n in NFES], "o-", color=colors[solver], label=solver)
             ax.loglog(NFES, [result["lml"][n] for n in NFES], "s--", color=colors[solver],
                       label=f"{solver} + LML (lambda {result['lam']:g}, kappa {result['kappa']:g})")
         ax.set_xticks(NFES, [str(n) for n in NFES])
+        ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set(xlabel="NFE", ylabel="distance to the target", title=labels[name])
         ax.legend(fontsize=7)
-    fig.tight_layout()
     ctx.save_figure(fig, "lml_diffusion")

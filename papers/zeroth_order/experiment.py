@@ -88,9 +88,10 @@ def run(ctx):
                                                       metrics["zo_q10_test_error_passes"].value), "fraction")
     ratios = {arm: interleaved_step_ratios(ctx, trainer(arm), trainer("bp"), s.timing_rounds)
               for arm in TIMED if arm != "bp"}
-    metrics.update(equal_time_errors(curves, {arm: float(np.mean(r)) for arm, r in ratios.items()}, S))
+    metrics.update(equal_time_errors(curves, {arm: float(np.median(r)) for arm, r in ratios.items()}, S))
     for arm, r in ratios.items():
-        metrics[f"{METRIC_NAME[arm]}_over_bp_step_seconds"] = Metric(samples=r, unit="x", volatile=True)
+        metrics[f"{METRIC_NAME[arm]}_over_bp_step_seconds"] = Metric(float(np.median(r)), "x", volatile=True,
+                                                                     samples=r)
     checks, cosines = estimator_checks(ctx, s)
     metrics.update(checks)
     if ctx.seed_index == 0:
@@ -99,7 +100,8 @@ def run(ctx):
 
 
 def interleaved_step_ratios(ctx, trainer_a, trainer_b, rounds: int) -> list[float]:
-    """Seconds of one training step of trainer_a over one of trainer_b, per interleaved round."""
+    """Seconds of one training step of trainer_a over one of trainer_b, per interleaved round (a seed's
+    value is their median: a burst of load on a shared machine can make one round's ratio 10x)."""
     from papers.common.timing import interleaved_ratios
 
     return interleaved_ratios(trainer_a.step, trainer_b.step, rounds=rounds, synchronize=ctx.synchronize,
@@ -160,19 +162,26 @@ def estimator_checks(ctx, s: Settings):
 
 def _figure(ctx, curves, cosines, S: int) -> None:
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullFormatter
     from scipy import stats
 
     from papers.zeroth_order.method import n_params
 
     labels = {"bp": "backprop + Adam", "bp_sgd": "backprop + SGD", "fg": "forward gradient + SGD",
               "zo1": "ZO-SGD, q = 1", "zo10": "ZO-SGD, q = 10"}
+    colors = dict(zip(labels, ("C0", "C1", "C2", "C3", "C4")))
     fig, axes = plt.subplots(1, 3, figsize=(15, 4))
     for arm, label in labels.items():
         c = curves[arm]
         passes = np.array(c.steps) * ARMS[arm][2]
-        axes[0].semilogx(passes[1:], c.test_error[1:], label=label)
-        axes[1].plot(c.steps, c.test_error, label=label)
+        axes[0].semilogx(passes[1:], c.test_error[1:], color=colors[arm], label=label)
+        axes[1].plot(c.steps, c.test_error, color=colors[arm], label=label)
+    for arm, short in (("zo1", "zo1_passes"), ("zo10", "zo10_passes")):
+        c = curves[short]
+        axes[0].semilogx(np.array(c.steps[1:]) * ARMS[short][2], c.test_error[1:], "--", color=colors[arm],
+                         marker="o", markevery=[-1], label=f"{labels[arm]}, tuned for the budget")
     axes[0].axvline(S, color="k", ls=":", lw=1)
+    axes[0].xaxis.set_minor_formatter(NullFormatter())
     axes[0].set(xlabel="forward passes (minibatch of 64)", ylabel="test error",
                 title="equal forward passes (dotted: the budget)")
     axes[1].set(xlabel="optimiser steps", ylabel="test error", title="equal steps", yscale="log")
