@@ -6,6 +6,16 @@ from scipy.integrate import solve_bvp
 from papers.barron_pde import experiment, method
 
 
+@pytest.fixture
+def one_torch_thread():
+    """Tiny networks: intra-op threads only spin on shared cores (the harness does the same around run())."""
+    torch = pytest.importorskip("torch")
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def test_coefficients_of_a_cosine_field_and_parseval():
     x, y = method.grid(16, 2)
     c = method.to_coefficients(3.0 + 2.0 * np.cos(np.pi * x) * np.cos(2 * np.pi * y))
@@ -118,7 +128,7 @@ def test_wiener_distance_pads_the_coarse_series():
     assert experiment.wiener_distance(coarse, fine) == pytest.approx(0.75)
 
 
-def test_small_network_fits_a_smooth_function():
+def test_small_network_fits_a_smooth_function(one_torch_thread):
     x = np.linspace(0, 1, 200)[:, None]
     y = np.cos(np.pi * x[:, 0]) + 0.3 * x[:, 0] ** 2
     predict = method.fit_two_layer_network(x, y, width=20, steps=400, seed=0)
