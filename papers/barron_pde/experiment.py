@@ -31,7 +31,8 @@ USABLE_UPDATE = 1e-10        # ratios of H^1 updates below this fraction of the 
 
 def source(*x):
     """f = 2 + 20 sum_i cos(pi x_i) + 10 cos(2 pi x_1) cos(pi x_d): finite Barron norm, even-periodic."""
-    return 2.0 + 20.0 * sum(np.cos(np.pi * xi) for xi in x) + 10.0 * np.cos(2 * np.pi * x[0]) * np.cos(np.pi * x[-1])
+    cross = 10.0 * np.cos(2 * np.pi * x[0]) * np.cos(np.pi * x[-1])
+    return 2.0 + 20.0 * sum(np.cos(np.pi * xi) for xi in x) + cross
 
 
 def contraction_ratios(update_h1: np.ndarray) -> np.ndarray:
@@ -76,7 +77,8 @@ def run(ctx) -> dict:
             finest = per_n[-1]
             tag = f"d{d}_b{beta:g}".replace(".", "")
             metrics[f"contraction_{tag}"] = Metric(float(asymptotic[-1]))
-            metrics[f"iterations_{tag}"] = Metric(float(len(finest["history"]["update_h1"])), unit="iterations")
+            iterations = float(len(finest["history"]["update_h1"]))
+            metrics[f"iterations_{tag}"] = Metric(iterations, unit="iterations")
             metrics[f"barron_norm_{tag}"] = Metric(float(finals[-1]), lower_is_better=False)
     metrics["contraction_excess"] = Metric(float(max(excess)))
     metrics["contraction_mesh_spread"] = Metric(float(max(spread)))
@@ -110,14 +112,15 @@ def fit_network(ctx, runs, d: int, settings: Settings) -> tuple[float, float]:
     test = order[len(train):len(train) + TEST_POINTS]
     predict = method.fit_two_layer_network(points[train], values[train], width, settings.net_steps,
                                            ctx.seed + d, ctx.device)
-    error = np.sqrt(np.mean((predict(points[test]) - values[test]) ** 2)) / np.sqrt(np.mean(values[test] ** 2))
+    residual = predict(points[test]) - values[test]
+    error = np.sqrt(np.mean(residual ** 2)) / np.sqrt(np.mean(values[test] ** 2))
     bound = method.barron_network_bound(r["coef"], width) / l2_norm
     ctx.log(f"d={d}: width {width}, relative L2 test error {error:.3g}, Barron's bound {bound:.3g}")
     return float(error), float(bound)
 
 
 def save_figure(ctx, settings: Settings, runs) -> None:
-    """H^1 updates with the contraction bound, and the Barron norm of every iterate with its per-step bound."""
+    """H^1 updates with the contraction bound, Barron norms of the iterates with the per-step bound."""
     import matplotlib.pyplot as plt
 
     d, n = settings.dims[-1], settings.ns[-1]
@@ -129,9 +132,12 @@ def save_figure(ctx, settings: Settings, runs) -> None:
         bound = method.contraction_bound(beta)
         axes[0].semilogy(t, h["update_h1"][0] * bound ** t, "--", color=line.get_color(), lw=0.8)
         line, = axes[1].semilogy(np.arange(1, len(h["barron"])), h["barron"][1:], label=rf"$\beta$={beta:g}")
-        axes[1].semilogy(np.arange(1, len(h["barron"])), h["barron_step_bound"], ":", color=line.get_color(), lw=1)
-    axes[0].set(xlabel="iteration t", ylabel=r"$\|u_{t+1}-u_t\|_{H^1}$", title=f"contraction (dashed: bound), d={d}, n={n}")
-    axes[1].set(xlabel="iteration t", ylabel=r"$\|u_t\|_{\mathcal{B}}$", title="Barron norm of iterates (dotted: per-step bound)")
+        axes[1].semilogy(np.arange(1, len(h["barron"])), h["barron_step_bound"], ":",
+                         color=line.get_color(), lw=1)
+    axes[0].set(xlabel="iteration t", ylabel=r"$\|u_{t+1}-u_t\|_{H^1}$",
+                title=f"contraction (dashed: bound), d={d}, n={n}")
+    axes[1].set(xlabel="iteration t", ylabel=r"$\|u_t\|_{\mathcal{B}}$",
+                title="Barron norm of iterates (dotted: per-step bound)")
     axes[0].legend()
     axes[1].legend()
     u = runs[d, NETWORK_BETA, n]["u"]

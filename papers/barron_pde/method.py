@@ -140,8 +140,8 @@ def solve(f, beta: float, n: int, d: int, tol: float = 1e-12, max_iter: int = 10
         barron.append(barron_norm_of_coefficients(c))
         if updates[-1] <= tol * h1_norm_of_coefficients(c):
             break
-    history = {"update_h1": np.array(updates), "residual_h1m": np.array(residuals), "barron": np.array(barron),
-               "barron_step_bound": np.array(step_bounds)}
+    history = {"update_h1": np.array(updates), "residual_h1m": np.array(residuals),
+               "barron": np.array(barron), "barron_step_bound": np.array(step_bounds)}
     return to_values(c), history
 
 
@@ -153,9 +153,10 @@ def barron_width(barron: float, l2_norm: float, tolerance: float) -> int:
     return int(np.ceil((barron / (tolerance * l2_norm)) ** 2))
 
 
-def fit_two_layer_network(x: np.ndarray, y: np.ndarray, width: int, steps: int, seed: int, device: str = "cpu",
+def fit_two_layer_network(x: np.ndarray, y: np.ndarray, width: int, steps: int, seed: int,
+                          device: str = "cpu",
                           scale: float = INIT_SCALE):
-    """Fit u(x) ~ sum_j a_j tanh(w_j . (x - xi_j)) + c by full-batch Adam on (x, y); returns a predict(x) function.
+    """Fit u(x) ~ sum_j a_j tanh(w_j . (x - xi_j)) + c by full-batch Adam on (x, y); returns predict(x).
 
     Initialisation as in Barron's construction: w_j ~ N(0, scale^2 I) and every ridge centred at a point
     xi_j of the data's bounding box, so the tanh features resolve frequencies up to about `scale`.

@@ -41,7 +41,8 @@ def run(ctx) -> dict:
 
     t0 = time.perf_counter()
     taylors, models = method.perturbation_iterations(
-        V, a, K, ctx.device, epochs=settings.epochs, batch=settings.batch, seed=ctx.seed, progress=ctx.progress, **MLP)
+        V, a, K, ctx.device, epochs=settings.epochs, batch=settings.batch, seed=ctx.seed,
+        progress=ctx.progress, **MLP)
     ctx.synchronize()
     train_s = time.perf_counter() - t0
 
@@ -63,7 +64,8 @@ def _born_metrics(taylors, models, gradient, hessian, V_test, a_test, edges, dev
 
     (c1, g1, h1), (_, g2, h2) = taylors
     with torch.no_grad():
-        nn1 = models[0](torch.as_tensor(V_test, dtype=torch.float32, device=device)).cpu().numpy().astype(float)
+        x_test = torch.as_tensor(V_test, dtype=torch.float32, device=device)
+        nn1 = models[0](x_test).cpu().numpy().astype(float)
 
     def quadratic(h):
         return 0.5 * np.einsum("ni,ij,nj->n", V_test, h, V_test)

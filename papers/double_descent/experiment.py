@@ -33,7 +33,8 @@ SETTINGS = {
 def _curves(ctx, settings: Settings):
     """Closed-form curve and simulation (settings.draws problems) of every simulated setting."""
     curves = {}
-    for stream, (n, p, kappa, noise) in enumerate(ctx.progress(settings.problems, desc="double_descent settings")):
+    problems = ctx.progress(settings.problems, desc="double_descent settings")
+    for stream, (n, p, kappa, noise) in enumerate(problems):
         sim = method.simulate(TIMES, n, D, p, kappa, noise, settings.draws, ctx.rng(stream))
         curves[(n, p, kappa, noise)] = (method.generalization_error(TIMES, n, D, p, kappa, noise), sim)
     return curves
@@ -66,7 +67,8 @@ def _regularisation_map(kappas, l2s):
     height = np.empty((len(kappas), len(l2s)))
     for i, kappa in enumerate(kappas):
         for j, l2 in enumerate(l2s):
-            first_min, peak, _ = method.descent_shape(method.generalization_error(TIMES, N, D, P, kappa, 0.0, l2))
+            curve = method.generalization_error(TIMES, N, D, P, kappa, 0.0, l2)
+            first_min, peak, _ = method.descent_shape(curve)
             height[i, j] = peak - first_min
     return height
 
@@ -80,7 +82,8 @@ def _figure(ctx, curves):
             continue
         line, = ax1.plot(TIMES + 1, analytic, lw=2, label=f"kappa={kappa:g} closed form")
         spread = 0.5 * sim.error.std(axis=0)
-        ax1.plot(TIMES + 1, sim.mean, ls="--", color=line.get_color(), label=f"kappa={kappa:g} gradient descent")
+        ax1.plot(TIMES + 1, sim.mean, ls="--", color=line.get_color(),
+                 label=f"kappa={kappa:g} gradient descent")
         ax1.fill_between(TIMES + 1, sim.mean - spread, sim.mean + spread, color=line.get_color(), alpha=0.2)
     _, sim50 = curves[(N, P, 50.0, 0.0)]
     ax2.plot(TIMES + 1, sim50.mean, color="k", lw=2, label="total")
@@ -128,7 +131,8 @@ def run(ctx):
     if all(key in curves for key in AGREEMENT_SETTINGS):
         for n, p, kappa, noise in AGREEMENT_SETTINGS:
             if (kappa, noise) not in ((1.0, 0.0), (50.0, 0.0)):   # those two are gap_kappa1 and gap_kappa50
-                metrics[f"gap_kappa{kappa:g}_noise{noise:g}".replace(".", "")] = Metric(_gap(curves, (n, p, kappa, noise)))
+                name = f"gap_kappa{kappa:g}_noise{noise:g}".replace(".", "")
+                metrics[name] = Metric(_gap(curves, (n, p, kappa, noise)))
         metrics["gap_max_all_settings"] = Metric(max(_gap(curves, key) for key in AGREEMENT_SETTINGS))
     if FIG1_SETTING in curves:
         metrics["gap_n130_p70_kappa100"] = Metric(_gap(curves, FIG1_SETTING))

@@ -16,4 +16,5 @@ def closed_form_curve(n_times, device):
 def gradient_descent_curve(d, device):
     """One draw of the spectral gradient-descent simulation (n=1.5d, p=0.6d, kappa=50, 181 times)."""
     times = 10.0 ** np.linspace(-3, 6, 181)
-    return lambda: method.simulate(times, 3 * d // 2, d, 3 * d // 5, 50.0, draws=1, rng=np.random.default_rng(0))
+    n, p = 3 * d // 2, 3 * d // 5
+    return lambda: method.simulate(times, n, d, p, 50.0, draws=1, rng=np.random.default_rng(0))

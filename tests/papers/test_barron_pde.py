@@ -4,16 +4,14 @@ import pytest
 from scipy.integrate import solve_bvp
 
 from papers.barron_pde import experiment, method
+from papers.harness.policy import limit_threads
 
 
 @pytest.fixture
-def one_torch_thread():
-    """Tiny networks: intra-op threads only spin on shared cores (the harness does the same around run())."""
-    torch = pytest.importorskip("torch")
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def one_thread():
+    """The paper's `threads = 1`, as the harness applies it around run(): tiny networks, shared cores."""
+    with limit_threads(1):
+        yield
 
 
 def test_coefficients_of_a_cosine_field_and_parseval():
@@ -93,7 +91,7 @@ def test_solution_satisfies_the_discrete_pde_and_barron_history_ends_at_its_norm
 
 
 def test_per_step_barron_bound_against_an_explicit_iteration():
-    """u_{t+1} = u_t - eta (I - Laplace)^(-1) r_t, iterated with cosine matrices; B_{t+1} <= the step bound."""
+    """u_{t+1} = u_t - eta (I - Laplace)^(-1) r_t with cosine matrices; B_{t+1} <= the step bound."""
     n, beta = 8, 4.0
     eta = 2.0 / (2.0 + beta)
     _, history = method.solve(experiment.source, beta, n, 1)
@@ -102,23 +100,26 @@ def test_per_step_barron_bound_against_an_explicit_iteration():
     f_coef = np.linalg.solve(cos, experiment.source(x))
     weight = 1.0 + np.pi * np.arange(n)
     symbol = 1.0 + (np.pi * np.arange(n)) ** 2
+    def barron(c):
+        return np.sum(weight * np.abs(c))
+
     coef = np.zeros(n)
     for t in range(len(history["barron_step_bound"])):
         tanh_coef = np.linalg.solve(cos, np.tanh(cos @ coef))
-        bound = (1 - eta) * np.sum(weight * np.abs(coef)) + eta * (np.sum(weight * np.abs(f_coef))
-                                                                     + beta * np.sum(weight * np.abs(tanh_coef)))
+        bound = (1 - eta) * barron(coef) + eta * (barron(f_coef) + beta * barron(tanh_coef))
         coef = coef - eta * (symbol * coef + beta * tanh_coef - f_coef) / symbol
         assert history["barron_step_bound"][t] == pytest.approx(bound, rel=1e-10)
-        assert history["barron"][t + 1] == pytest.approx(np.sum(weight * np.abs(coef)), rel=1e-10)
+        assert history["barron"][t + 1] == pytest.approx(barron(coef), rel=1e-10)
         assert history["barron"][t + 1] <= bound
 
 
 def test_barron_network_bound_closed_form():
-    """u = 3 + 2 cos(pi x) cos(2 pi y) - 0.5 cos(3 pi y): C = (2 * 3 pi + 0.5 * 3 pi) / 2, bound 2 C / sqrt(m)."""
+    """u = 3 + 2 cos(pi x) cos(2 pi y) - 0.5 cos(3 pi y): C = (2*3pi + 0.5*3pi)/2, bound 2C/sqrt(m)."""
     x, y = method.grid(16, 2)
     u = 3.0 + 2.0 * np.cos(np.pi * x) * np.cos(2 * np.pi * y) - 0.5 * np.cos(3 * np.pi * y)
     constant = (2.0 * 3 * np.pi + 0.5 * 3 * np.pi) / 2
-    assert method.barron_network_bound(method.to_coefficients(u), 9) == pytest.approx(2 * constant / 3, rel=1e-12)
+    bound = method.barron_network_bound(method.to_coefficients(u), 9)
+    assert bound == pytest.approx(2 * constant / 3, rel=1e-12)
 
 
 def test_wiener_distance_pads_the_coarse_series():
@@ -128,7 +129,7 @@ def test_wiener_distance_pads_the_coarse_series():
     assert experiment.wiener_distance(coarse, fine) == pytest.approx(0.75)
 
 
-def test_small_network_fits_a_smooth_function(one_torch_thread):
+def test_small_network_fits_a_smooth_function(one_thread):
     x = np.linspace(0, 1, 200)[:, None]
     y = np.cos(np.pi * x[:, 0]) + 0.3 * x[:, 0] ** 2
     predict = method.fit_two_layer_network(x, y, width=20, steps=400, seed=0)

@@ -12,7 +12,8 @@ def test_modulation_has_two_scales():
     singular = np.sort(np.linalg.svd(data.modulation, compute_uv=False))[::-1]
     np.testing.assert_allclose(singular[:P], 1.0, atol=1e-12)
     np.testing.assert_allclose(singular[P:], 1.0 / 50.0, atol=1e-12)
-    np.testing.assert_allclose(np.linalg.norm(data.modulation.T @ data.slow_basis, axis=0), 1 / 50.0, atol=1e-12)
+    slow_gain = np.linalg.norm(data.modulation.T @ data.slow_basis, axis=0)
+    np.testing.assert_allclose(slow_gain, 1 / 50.0, atol=1e-12)
 
 
 @pytest.mark.parametrize("l2", [0.0, 0.3])
@@ -59,7 +60,8 @@ def _reference_overlaps(t, n, d, p, kappa, noise=0.0, l2=0.0):
     return r[0], r[1], q[0], q[1]
 
 
-@pytest.mark.parametrize("kappa,noise,l2", [(1.0, 0.0, 0.0), (50.0, 0.0, 0.0), (50.0, 0.1, 1e-3), (1e5, 0.1, 0.0)])
+@pytest.mark.parametrize("kappa,noise,l2",
+                         [(1.0, 0.0, 0.0), (50.0, 0.0, 0.0), (50.0, 0.1, 1e-3), (1e5, 0.1, 0.0)])
 def test_closed_form_matches_an_independent_transcription(kappa, noise, l2):
     times = 10.0 ** np.linspace(-3, 6, 37)
     r1, r2, q1, q2 = method.overlaps(times, N, D, P, kappa, noise, l2)
@@ -70,7 +72,8 @@ def test_closed_form_matches_an_independent_transcription(kappa, noise, l2):
         np.testing.assert_allclose([r1[i], r2[i], q1[i], q2[i]], ref, rtol=1e-9, atol=1e-12)
         assert fast[i] == pytest.approx(0.5 * (P / D - 2 * ref[0] + ref[2]), rel=1e-9, abs=1e-12)
         assert slow[i] == pytest.approx(0.5 * ((D - P) / D - 2 * ref[1] + ref[3]), rel=1e-9, abs=1e-12)
-        assert total[i] == pytest.approx(0.5 * (1 - 2 * (ref[0] + ref[1]) + ref[2] + ref[3]), rel=1e-9, abs=1e-12)
+        expected_total = 0.5 * (1 - 2 * (ref[0] + ref[1]) + ref[2] + ref[3])
+        assert total[i] == pytest.approx(expected_total, rel=1e-9, abs=1e-12)
 
 
 def test_simulated_blocks_split_population_error():
