@@ -1,10 +1,21 @@
 """Coefficient optimisation: the constants of a fixed program, fitted towards minimax relative error.
 
-scipy's trust-region reflective least squares, then Lawson's iteratively reweighted least
-squares: each round multiplies the weight of every grid point by its relative error, which
-drives the weighted L2 solution towards the minimax (equioscillating) one. Programs are
-evaluated in numpy's extended precision (x87 long double, 64-bit mantissa) so that errors
-near 1e-15 are not drowned by float64 rounding.
+Levenberg-Marquardt least squares, then Lawson's iteratively reweighted least squares: each
+round multiplies the weight of every grid point by its relative error, which drives the
+weighted L2 solution towards the minimax (equioscillating) one. Programs are evaluated in
+numpy's extended precision (x87 long double, 64-bit mantissa) so that errors near 1e-15 are
+not drowned by float64 rounding.
+
+Every least-squares problem goes through MINPACK's Levenberg-Marquardt (scipy's
+``method="lm"``) with an exact Jacobian (complex steps, `Program.constant_derivatives`), and
+every residual is computed elementwise, because the result must not depend on the machine.
+scipy's default trust-region solver and numpy's ``@``/``lstsq`` call BLAS and LAPACK, whose
+kernels OpenBLAS chooses per CPU (SkylakeX, Haswell, Zen, ...) and which round differently: a
+fit then differs in its last bits, and the evolutionary search, whose selection compares fitted
+errors, turns that into a different search (one seed gave 4.8 digits at 10 operations with
+OpenBLAS's SkylakeX kernels and 4.1 with its Haswell kernels, on one machine). MINPACK is plain
+compiled code without BLAS, so the same inputs give the same bits on every x86-64 machine with
+the same packages (a test runs the search under two OpenBLAS kernels).
 """
 from __future__ import annotations
 
@@ -16,6 +27,7 @@ from scipy.optimize import least_squares
 from papers.autonumerics.program import Program
 
 PENALTY = 1e3  # relative error charged where a program is not finite (a pole, 0/0)
+RIDGE = 1e-10  # weight of |c - c_start| / max(|c_start|, 1) against the residual's norm
 
 
 def chebyshev_grid(lo: float, hi: float, m: int) -> np.ndarray:
@@ -34,6 +46,22 @@ def max_grid_error(program: Program, x: np.ndarray, target: np.ndarray) -> float
     """max_i |f(x_i)/y_i - 1| on the grid (inf where f is not finite)."""
     r = np.asarray(program(x) / target - 1, dtype=float)
     return float(np.max(np.abs(r))) if np.all(np.isfinite(r)) else float("inf")
+
+
+def linear_least_squares(design: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """argmin_z ||design z - target||_2, by MINPACK with the residual formed column by column
+    (no BLAS, so the same bits on every machine)."""
+    columns = [np.asarray(design[:, j], dtype=float) for j in range(design.shape[1])]
+    target = np.asarray(target, dtype=float)
+
+    def residual(z):
+        out = -target
+        for column, value in zip(columns, z):
+            out = out + value * column
+        return out
+
+    jacobian = np.stack(columns, axis=1)
+    return least_squares(residual, np.zeros(len(columns)), jac=lambda z: jacobian, method="lm", x_scale="jac").x
 
 
 def fit_constants(program: Program, x: np.ndarray, target: np.ndarray, *, lawson_rounds: int = 8,
@@ -61,14 +89,28 @@ def _lawson(program: Program, x: np.ndarray, target: np.ndarray, rounds: int, ma
     best, best_err = program, max_grid_error(program, x, target)
     consts = program.consts.copy()
     for _ in range(1 + rounds):
-        # residuals scaled to order one: trf's gradient tolerance is absolute
-        sqrt_w = np.sqrt(weights) / (best_err if 0 < best_err < PENALTY else 1.0)
+        sqrt_w = np.sqrt(weights)
+        # A ridge of relative size RIDGE towards the round's start keeps the Jacobian of full rank:
+        # programs often carry constants the output does not depend on, or only through their sum,
+        # and on such rank-deficient problems MINPACK's result depended on memory allocation.
+        start, scale = consts.copy(), np.maximum(np.abs(consts), 1.0)
+        ridge = RIDGE * math.sqrt(math.fsum((sqrt_w * relative_residual(program.with_consts(start), x, target)) ** 2))
 
         def residual(c):
-            return sqrt_w * relative_residual(program.with_consts(c), x, target)
+            return np.concatenate([sqrt_w * relative_residual(program.with_consts(c), x, target),
+                                   ridge * (c - start) / scale])
 
-        try:  # not method="lm": scipy's MINPACK gave allocation-dependent results on ill-conditioned fits
-            consts = least_squares(residual, consts, method="trf", max_nfev=max_nfev, x_scale="jac").x
+        def jacobian(c):
+            candidate = program.with_consts(c)
+            with np.errstate(all="ignore"):
+                finite = np.isfinite(np.asarray(candidate(x) / target, dtype=float))
+            with np.errstate(all="ignore"):
+                columns = [sqrt_w * np.asarray(d / target, dtype=float) for d in candidate.constant_derivatives(x)]
+            columns = [np.where(finite & np.isfinite(column), column, 0.0) for column in columns]
+            return np.vstack([np.stack(columns, axis=1), np.diag(ridge / scale)])
+
+        try:
+            consts = least_squares(residual, consts, jac=jacobian, method="lm", max_nfev=max_nfev, x_scale="jac").x
         except (ValueError, np.linalg.LinAlgError):
             break
         candidate = program.with_consts(consts)

@@ -20,7 +20,8 @@ GAUSS_POINTS = 16  # per knot interval, for the far field of a basis function
 
 
 def riesz_scale(alpha: float) -> float:
-    """c_alpha with -d^alpha/d|x|^alpha = c_alpha (D_L^alpha + D_R^alpha); positive for alpha in (1, 2)."""
+    """c_alpha = 1 / (2 cos(alpha pi / 2)) with -d^alpha/d|x|^alpha = c_alpha (D_L^alpha + D_R^alpha);
+    negative for alpha in (1, 2), where D_L^alpha + D_R^alpha has the negative symbol 2 cos(alpha pi/2) |xi|^alpha."""
     return 1.0 / (2.0 * math.cos(alpha * math.pi / 2.0))
 
 
