@@ -45,7 +45,9 @@ report: venv
 verify: venv
 	$(PY) -m papers verify
 
+# ruff (pyflakes, pycodestyle, isort, bugbear; settings in pyproject.toml), then every test.
 test: venv
+	$(PY) -m ruff check .
 	$(PY) -m pytest -n $(JOBS) -q
 
 # asv: the machine file (~/.asv-machine.json) is written with every field, from asv's own

@@ -1,4 +1,5 @@
-"""RunContext: what a paper's experiment.run(ctx) is handed."""
+"""RunContext: what a paper's experiment.run(ctx) is handed, once per seed of the tier."""
+
 from __future__ import annotations
 
 import os
@@ -16,7 +17,11 @@ def progress_enabled() -> bool:
 
 @dataclass
 class RunContext:
-    """Tier, device, seed and output folder of one run, with progress bars and figure saving."""
+    """Tier, device, seed and figure folder of one seed's run, with progress bars and figure saving.
+
+    ``seed`` differs for each of the tier's ``n_seeds`` seeds; ``seed_index`` says which one this
+    is (0 .. n_seeds - 1). Figures are kept from seed 0 only: the runner moves them next to the
+    record once the whole run succeeded."""
 
     slug: str
     tier: str
@@ -24,6 +29,8 @@ class RunContext:
     seed: int
     out_dir: Path
     jobs: int = 1
+    seed_index: int = 0
+    n_seeds: int = 1
     figures: list[str] = field(default_factory=list)
 
     def rng(self, stream: int = 0) -> np.random.Generator:
@@ -34,27 +41,39 @@ class RunContext:
         """A tqdm progress bar on stderr (silent when stderr is no terminal or under CI)."""
         from tqdm.auto import tqdm
 
-        return tqdm(iterable, total=total, desc=desc or self.slug, disable=not progress_enabled(),
-                    file=sys.stderr, leave=False, dynamic_ncols=True, **kwargs)
+        label = desc or self.slug
+        if self.n_seeds > 1:
+            label = f"{label} [seed {self.seed_index + 1}/{self.n_seeds}]"
+        return tqdm(
+            iterable,
+            total=total,
+            desc=label,
+            disable=not progress_enabled(),
+            file=sys.stderr,
+            leave=False,
+            dynamic_ncols=True,
+            **kwargs,
+        )
 
     def log(self, message: str) -> None:
         """One line on stderr, prefixed by the paper's slug."""
         print(f"[{self.slug}] {message}", file=sys.stderr, flush=True)
 
     def figure_path(self, name: str) -> Path:
-        """Where figure `name` of this tier and device goes."""
+        """Where figure `name` of this tier and device is staged."""
         return self.out_dir / f"{self.tier}-{self.device}-{name}.png"
 
     def save_figure(self, fig, name: str) -> Path:
-        """Save a matplotlib figure as PNG next to the run's record, close it, list it in the record."""
+        """Save a matplotlib figure as PNG (seed 0 only), close it, list it in the record."""
         import matplotlib.pyplot as plt
 
-        self.out_dir.mkdir(parents=True, exist_ok=True)
         path = self.figure_path(name)
-        fig.savefig(path, dpi=120, bbox_inches="tight")
+        if self.seed_index == 0:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            fig.savefig(path, dpi=120, bbox_inches="tight")
+            if path.name not in self.figures:
+                self.figures.append(path.name)
         plt.close(fig)
-        if path.name not in self.figures:
-            self.figures.append(path.name)
         return path
 
     def synchronize(self) -> None:

@@ -1,4 +1,10 @@
-"""Run records: JSON with a schema version, written atomically, read back as tidy pandas frames."""
+"""Run records on disk: JSON with a schema version, written atomically (with the umask's mode),
+validated on read, and read back as tidy pandas frames.
+
+`results/<slug>/<tier>-<device>.json` is the last good run; a run that failed after a good one
+(a timeout, an error) is written beside it as `<tier>-<device>.failed.json` and keeps the good one.
+"""
+
 from __future__ import annotations
 
 import json
@@ -6,12 +12,24 @@ import os
 import tempfile
 from pathlib import Path
 
-SCHEMA_VERSION = 1
+from papers.harness.record import SCHEMA_VERSION, Record, RecordError
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "Record",
+    "RecordError",
+    "RESULTS_DIR",
+    "record_path",
+    "failed_path",
+    "write_record",
+    "write_bytes",
+    "read_record",
+    "record_paths",
+    "read_all",
+    "tidy",
+]
+
 RESULTS_DIR = Path(__file__).resolve().parents[2] / "results"
-
-
-class RecordError(ValueError):
-    """A record that is missing, corrupt or of a schema this code does not read."""
 
 
 def record_path(results_dir: Path, slug: str, tier: str, device: str) -> Path:
@@ -19,42 +37,63 @@ def record_path(results_dir: Path, slug: str, tier: str, device: str) -> Path:
     return Path(results_dir) / slug / f"{tier}-{device}.json"
 
 
-def write_record(path: Path, record: dict) -> None:
-    """Write `record` to `path` atomically: a temp file in the same folder, then a rename."""
+def failed_path(results_dir: Path, slug: str, tier: str, device: str) -> Path:
+    """`results/<slug>/<tier>-<device>.failed.json`: the last failed attempt after a good record."""
+    return Path(results_dir) / slug / f"{tier}-{device}.failed.json"
+
+
+def _umask_mode() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+def write_bytes(path: Path, data: bytes) -> None:
+    """Write `data` to `path` atomically (a temp file in the same folder, then a rename), with the
+    permissions the umask gives a new file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w") as f:
-            json.dump({"schema_version": SCHEMA_VERSION, **record}, f, indent=1, allow_nan=False)
-            f.write("\n")
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.chmod(tmp, _umask_mode())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
 
 
-def read_record(path: Path) -> dict:
-    """Read one record; RecordError when it is missing, corrupt or of an unknown schema."""
+def write_record(path: Path, record: Record) -> None:
+    """Write `record` to `path` atomically, as UTF-8 JSON; non-finite numbers are refused."""
+    text = json.dumps(record.to_dict(), indent=1, allow_nan=False, ensure_ascii=False) + "\n"
+    write_bytes(path, text.encode("utf-8"))
+
+
+def read_record(path: Path) -> Record:
+    """Read and validate one record; RecordError (naming the file) when it is missing, unreadable,
+    corrupt, incomplete or of an unknown schema."""
     path = Path(path)
     try:
-        record = json.loads(path.read_text())
+        data = json.loads(path.read_bytes().decode("utf-8"))
     except FileNotFoundError:
         raise RecordError(f"{path}: no such record") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise RecordError(f"{path}: corrupt record ({exc})") from None
-    version = record.get("schema_version") if isinstance(record, dict) else None
-    if version != SCHEMA_VERSION:
-        raise RecordError(f"{path}: record schema version {version!r}, this code reads {SCHEMA_VERSION}")
-    return record
+    except OSError as exc:
+        raise RecordError(f"{path}: cannot be read ({exc.strerror})") from None
+    try:
+        return Record.from_dict(data)
+    except RecordError as exc:
+        raise RecordError(f"{path}: {exc}") from None
 
 
 def record_paths(results_dir: Path = RESULTS_DIR) -> list[Path]:
-    """Every record under `results_dir`, sorted."""
-    return sorted(Path(results_dir).glob("*/*-*.json"))
+    """Every good-run record under `results_dir`, sorted (failed attempts excluded)."""
+    return sorted(p for p in Path(results_dir).glob("*/*-*.json") if not p.name.endswith(".failed.json"))
 
 
-def read_all(results_dir: Path = RESULTS_DIR) -> tuple[list[dict], list[str]]:
+def read_all(results_dir: Path = RESULTS_DIR) -> tuple[list[Record], list[str]]:
     """All readable records, and one line per record that could not be read."""
     records, problems = [], []
     for path in record_paths(results_dir):
@@ -65,21 +104,52 @@ def read_all(results_dir: Path = RESULTS_DIR) -> tuple[list[dict], list[str]]:
     return records, problems
 
 
-def tidy(records: list[dict]):
+def tidy(records: list[Record]):
     """A pandas DataFrame with one row per claim and one per metric of every record."""
     import pandas as pd
 
     rows = []
     for r in records:
-        base = {"paper": r["paper"], "tier": r["tier"], "device": r["device"], "seed": r["seed"],
-                "status": r["status"], "git_commit": r.get("git_commit"), "started_at": r["started_at"],
-                "wall_seconds": r["wall_seconds"]}
-        for name, m in r["metrics"].items():
-            rows.append({**base, "kind": "metric", "name": name, "value": m["value"], "unit": m["unit"],
-                         "lower_is_better": m["lower_is_better"], "volatile": m["volatile"]})
-        for c in r["claims"]:
-            rows.append({**base, "kind": "claim", "name": c["id"], "value": c["measured"],
-                         "metric": c["metric"], "expectation": c["expectation"],
-                         "paper_value": c["paper_value"], "verdict": c["verdict"],
-                         "expected_verdict": c["expected_verdict"]})
+        base = {
+            "paper": r.paper,
+            "tier": r.tier,
+            "device": r.device,
+            "seeds": len(r.seeds),
+            "status": r.status,
+            "git_commit": r.git_commit,
+            "started_at": r.started_at,
+            "wall_seconds": r.wall_seconds,
+        }
+        for name, m in r.metrics.items():
+            rows.append(
+                {
+                    **base,
+                    "row": "metric",
+                    "name": name,
+                    "value": m.value,
+                    "ci_low": m.ci_low,
+                    "ci_high": m.ci_high,
+                    "unit": m.unit,
+                    "lower_is_better": m.lower_is_better,
+                    "volatile": m.volatile,
+                }
+            )
+        for c in r.claims:
+            rows.append(
+                {
+                    **base,
+                    "row": "claim",
+                    "name": c.id,
+                    "kind": c.kind,
+                    "value": c.measured,
+                    "ci_low": c.ci_low,
+                    "ci_high": c.ci_high,
+                    "metric": c.metric,
+                    "expectation": c.expectation,
+                    "threshold_from": c.threshold_from,
+                    "paper_value": c.paper_value,
+                    "verdict": c.verdict,
+                    "expected_verdict": c.expected_verdict,
+                }
+            )
     return pd.DataFrame(rows)

@@ -1,4 +1,5 @@
 """A fake package of papers (`fakepapers`) that exercises every path of the harness quickly."""
+
 import sys
 import textwrap
 
@@ -15,10 +16,14 @@ headline_metrics = ["x"]
 
 [tiers]
 quick = "A tiny run."
-full = "The same run."
+[tiers.full]
+description = "The same run over three seeds."
+seeds = 3
 
 [[claims]]
 id = "x_at_least_one"
+kind = "paper"
+threshold_from = "paper"
 source = "abstract"
 statement = "x is at least one."
 metric = "x"
@@ -28,6 +33,8 @@ paper_value = 2.0
 
 [[claims]]
 id = "x_below_one"
+kind = "paper"
+threshold_from = "paper"
 source = "Table 1"
 statement = "x is below one."
 metric = "x"
@@ -37,7 +44,8 @@ expected_verdict = "not reproduced"
 
 [[claims]]
 id = "y_near_x"
-source = "Fig. 2"
+kind = "check"
+source = "our check"
 statement = "y is within 10 % of half of x."
 metric = "y"
 op = "approx"
@@ -47,6 +55,8 @@ tol_rel = 0.1
 
 [[claims]]
 id = "full_only"
+kind = "paper"
+threshold_from = "interpretation"
 source = "Table 2"
 statement = "Checked at the full tier only."
 metric = "x"
@@ -62,8 +72,6 @@ RUNS = {
         from papers.harness import Metric
 
         def run(ctx):
-            import matplotlib
-            matplotlib.use("Agg")
             import matplotlib.pyplot as plt
             fig, ax = plt.subplots()
             ax.plot([0, 1], [0, float(ctx.rng().random())])
@@ -82,10 +90,11 @@ RUNS = {
             return {"x": float("nan"), "y": 1.0}
     """,
     "slow": """
+        import os
         import time
 
         def run(ctx):
-            time.sleep(600)
+            time.sleep(float(os.environ.get("FAKE_SLOW_SECONDS", 600)))
             return {"x": 2.0, "y": 1.0}
     """,
     "interrupted": """
@@ -94,7 +103,19 @@ RUNS = {
     """,
 }
 
-NOTES = "Claim x_below_one does not reproduce: x is two by construction.\n"
+SETTINGS = """
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Settings:
+    n: int
+
+
+SETTINGS = {"quick": Settings(1), "full": Settings(3)}
+"""
+
+NOTES = "Claim x_below_one does not reproduce: x is two by construction. full_only: our reading.\n"
 
 
 @pytest.fixture(scope="session")
@@ -109,10 +130,11 @@ def fake_root(tmp_path_factory):
         d.mkdir()
         (d / "__init__.py").write_text(f'"""Fake paper {slug}."""\n')
         (d / "claims.toml").write_text(CLAIMS.format(title=f"Fake paper {slug}"))
-        (d / "experiment.py").write_text(textwrap.dedent(body))
+        (d / "experiment.py").write_text(SETTINGS + textwrap.dedent(body))
         (d / "method.py").write_text('"""Nothing."""\n')
         (d / "NOTES.md").write_text(NOTES)
-    (pkg / "good" / "kernels.py").write_text(textwrap.dedent("""
+    (pkg / "good" / "kernels.py").write_text(
+        textwrap.dedent("""
         from papers.harness import kernel
 
         @kernel(params={"n": [10, 100]}, devices=("cpu", "cuda"))
@@ -120,7 +142,8 @@ def fake_root(tmp_path_factory):
             \"\"\"Sum n numbers.\"\"\"
             data = list(range(n))
             return lambda: sum(data)
-    """))
+    """)
+    )
     return root
 
 

@@ -1,10 +1,20 @@
 import math
 
 import pytest
+from scipy import stats
 
 from papers.harness.claims import (
-    ERROR, NOT_CHECKED, NOT_REPRODUCED, REPRODUCED, ClaimsError, judge, load_paper_info)
-from papers.harness.metric import Metric
+    ERROR,
+    INCONCLUSIVE,
+    NOT_CHECKED,
+    NOT_REPRODUCED,
+    REPRODUCED,
+    Claim,
+    ClaimsError,
+    judge,
+    load_paper_info,
+)
+from papers.harness.metric import Metric, interval
 
 HEAD = """
 [paper]
@@ -16,15 +26,28 @@ quick = "q"
 """
 
 
-def write(tmp_path, body, head=HEAD):
+def write(tmp_path, body, head=HEAD, raw: bytes | None = None):
     d = tmp_path / "demo"
     d.mkdir(exist_ok=True)
-    (d / "claims.toml").write_text(head + body)
-    return d / "claims.toml"
+    path = d / "claims.toml"
+    if raw is not None:
+        path.write_bytes(raw)
+    else:
+        path.write_text(head + body, encoding="utf-8")
+    return path
 
 
 def claim(**fields):
-    base = {"id": "c", "source": "abstract", "statement": "s", "metric": "m", "op": ">=", "value": 1.0}
+    base = {
+        "id": "c",
+        "kind": "paper",
+        "threshold_from": "paper",
+        "source": "abstract",
+        "statement": "s",
+        "metric": "m",
+        "op": ">=",
+        "value": 1.0,
+    }
     base.update(fields)
     lines = [f"{k} = {v!r}".replace("'", '"') for k, v in base.items() if v is not None]
     return "[[claims]]\n" + "\n".join(lines) + "\n"
@@ -32,28 +55,86 @@ def claim(**fields):
 
 def test_valid_file_parses(tmp_path):
     info = load_paper_info(write(tmp_path, claim(paper_value=2.0)))
-    assert info.slug == "demo" and info.claims[0].paper_value == 2.0 and info.tiers == {"quick": "q"}
+    assert info.slug == "demo" and info.claims[0].paper_value == 2.0
+    assert info.tiers["quick"].description == "q" and info.tiers["quick"].seeds == 1
     assert info.claims[0].expected_verdict("quick") == REPRODUCED
     assert info.claims[0].expected_verdict("paper") == NOT_CHECKED
+    assert info.threads is None
 
 
-@pytest.mark.parametrize("body, field", [
-    (claim(op="~"), "'op'"),
-    (claim(op="approx"), "tol_abs"),
-    (claim(than="other"), "exactly one of"),
-    (claim(op="between", value=None), "'low'"),
-    (claim(tiers=["slow"]), "'tiers'"),
-    (claim(colour="red"), "colour"),
-    (claim(expected_verdict="maybe"), "expected_verdict"),
-    (claim(value="one"), "'value'"),
-    (claim() + claim(), "duplicate"),
-    (claim(id="Bad-Id"), "id"),
-])
+def test_tier_table_with_seeds_and_threads(tmp_path):
+    head = (
+        HEAD.replace("year = 2020", "year = 2020\nthreads = 1")
+        + '[tiers.full]\ndescription = "f"\nseeds = 5\n'
+    )
+    info = load_paper_info(write(tmp_path, claim(), head=head))
+    assert info.tiers["full"].seeds == 5 and info.tiers["full"].description == "f" and info.threads == 1
+
+
+def test_check_needs_no_threshold_origin_and_may_cite_our_design(tmp_path):
+    info = load_paper_info(write(tmp_path, claim(kind="check", threshold_from=None, source="our design")))
+    assert info.claims[0].kind == "check" and info.claims[0].threshold_from is None
+
+
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        (claim(op="~"), "'op'"),
+        (claim(op="approx"), "tol_abs"),
+        (claim(than="other"), "exactly one of"),
+        (claim(op="between", value=None), "'low'"),
+        (claim(tiers=["slow"]), "'tiers'"),
+        (claim(colour="red"), "colour"),
+        (claim(expected_verdict="maybe"), "expected_verdict"),
+        (claim(value="one"), "'value'"),
+        (claim() + claim(), "duplicate"),
+        (claim(id="Bad-Id"), "id"),
+        (claim(kind=None), "'kind'"),
+        (claim(kind="hunch"), "'kind'"),
+        (claim(threshold_from=None), "threshold_from"),
+        (claim(threshold_from="vibes"), "threshold_from"),
+        (claim(kind="check"), "threshold_from"),
+        (claim(source="our design"), "'source'"),
+        (claim(op="approx", tol_abs=-1.0), "negative"),
+    ],
+)
 def test_malformed_claim_names_file_claim_and_field(tmp_path, body, field):
     with pytest.raises(ClaimsError) as err:
         load_paper_info(write(tmp_path, body))
     message = str(err.value)
     assert "claims.toml" in message and field in message
+
+
+@pytest.mark.parametrize("number", ["inf", "-inf", "nan"])
+def test_non_finite_numbers_are_rejected(tmp_path, number):
+    with pytest.raises(ClaimsError, match="finite"):
+        load_paper_info(write(tmp_path, claim().replace("value = 1.0", f"value = {number}")))
+    with pytest.raises(ClaimsError, match="paper_value"):
+        load_paper_info(write(tmp_path, claim() + f"paper_value = {number}\n"))
+
+
+@pytest.mark.parametrize(
+    "head, message",
+    [
+        (HEAD + "[tiers.full]\nseeds = 2\n", "description"),
+        (HEAD + '[tiers.full]\ndescription = "f"\nseeds = 0\n', "at least 1"),
+        (HEAD + '[tiers.full]\ndescription = "f"\nlaps = 2\n', "laps"),
+        (HEAD.replace("year = 2020", "year = 2020\nthreads = 0"), "threads"),
+    ],
+)
+def test_malformed_tiers(tmp_path, head, message):
+    with pytest.raises(ClaimsError, match=message):
+        load_paper_info(write(tmp_path, claim(), head=head))
+
+
+def test_claims_file_is_read_as_utf8_whatever_the_locale(tmp_path, monkeypatch):
+    import locale
+
+    monkeypatch.setattr(locale, "getpreferredencoding", lambda *a: "ANSI_X3.4-1968")
+    info = load_paper_info(write(tmp_path, claim(statement="Ω ≈ 2π — ü")))
+    assert info.claims[0].statement == "Ω ≈ 2π — ü"
+    with pytest.raises(ClaimsError, match="not UTF-8"):
+        load_paper_info(write(tmp_path, "", raw=(HEAD + claim()).encode() + b"# \xff\xfe\n"))
 
 
 def test_malformed_toml_and_missing_tables(tmp_path):
@@ -64,42 +145,135 @@ def test_malformed_toml_and_missing_tables(tmp_path):
 
 
 def make(**fields):
-    from papers.harness.claims import Claim
-
-    base = dict(id="c", source="s", statement="s", metric="m", op=">=", value=1.0)
+    base = dict(id="c", source="abstract", statement="s", metric="m", op=">=", value=1.0)
     base.update(fields)
     return Claim(**base)
 
 
-@pytest.mark.parametrize("claim_fields, m, verdict", [
-    ({"op": ">=", "value": 1.0}, 1.0, REPRODUCED),
-    ({"op": ">", "value": 1.0}, 1.0, NOT_REPRODUCED),
-    ({"op": "<", "value": 1.0}, 0.5, REPRODUCED),
-    ({"op": "<=", "value": 1.0}, 1.5, NOT_REPRODUCED),
-    ({"op": "between", "value": None, "low": 1.8, "high": 2.2}, 2.0, REPRODUCED),
-    ({"op": "between", "value": None, "low": 1.8, "high": 2.2}, 2.3, NOT_REPRODUCED),
-    ({"op": "approx", "value": 14.3, "tol_abs": 0.5}, 13.9, REPRODUCED),
-    ({"op": "approx", "value": 14.3, "tol_abs": 0.5}, 13.7, NOT_REPRODUCED),
-    ({"op": "approx", "value": 100.0, "tol_rel": 0.05}, 104.0, REPRODUCED),
-    ({"op": "approx", "value": 100.0, "tol_rel": 0.05}, 94.0, NOT_REPRODUCED),
-])
-def test_judge_against_a_number(claim_fields, m, verdict):
-    assert judge(make(**claim_fields), {"m": Metric(m)}, "quick").verdict == verdict
+def one(m, **fields):
+    return judge(make(**fields), {"m": [m]}, "quick").verdict
 
 
-def test_judge_against_another_metric_with_factor():
+# Every operator exactly at its threshold, and just either side of it.
+@pytest.mark.parametrize(
+    "op, at, below, above",
+    [
+        ("<", NOT_REPRODUCED, REPRODUCED, NOT_REPRODUCED),
+        ("<=", REPRODUCED, REPRODUCED, NOT_REPRODUCED),
+        (">", NOT_REPRODUCED, NOT_REPRODUCED, REPRODUCED),
+        (">=", REPRODUCED, NOT_REPRODUCED, REPRODUCED),
+    ],
+)
+def test_operators_at_the_boundary(op, at, below, above):
+    assert one(1.0, op=op) == at
+    assert one(math.nextafter(1.0, 0), op=op) == below
+    assert one(math.nextafter(1.0, 2), op=op) == above
+
+
+def test_between_is_closed_at_both_ends():
+    fields = dict(op="between", value=None, low=1.8, high=2.2)
+    assert one(1.8, **fields) == one(2.2, **fields) == one(2.0, **fields) == REPRODUCED
+    assert one(math.nextafter(1.8, 0), **fields) == one(math.nextafter(2.2, 3), **fields) == NOT_REPRODUCED
+
+
+def test_approx_with_absolute_and_relative_tolerances_and_negative_references():
+    assert one(14.8, op="approx", value=14.3, tol_abs=0.5) == REPRODUCED
+    assert one(14.81, op="approx", value=14.3, tol_abs=0.5) == NOT_REPRODUCED
+    assert one(13.8, op="approx", value=14.3, tol_abs=0.5) == REPRODUCED
+    assert one(105.0, op="approx", value=100.0, tol_rel=0.05) == REPRODUCED
+    assert one(94.9, op="approx", value=100.0, tol_rel=0.05) == NOT_REPRODUCED
+    # a negative reference: the tolerance is relative to |reference|
+    assert one(-105.0, op="approx", value=-100.0, tol_rel=0.05) == REPRODUCED
+    assert one(-94.0, op="approx", value=-100.0, tol_rel=0.05) == NOT_REPRODUCED
+    # either tolerance suffices
+    assert one(101.5, op="approx", value=100.0, tol_abs=2.0, tol_rel=0.01) == REPRODUCED
+
+
+def test_than_with_a_factor_and_a_negative_other():
     c = make(op="<", value=None, than="other", factor=1e-6)
-    assert judge(c, {"m": Metric(1e-9), "other": Metric(1.0)}, "quick").verdict == REPRODUCED
-    j = judge(c, {"m": Metric(1e-5), "other": Metric(1.0)}, "quick")
+    assert judge(c, {"m": [1e-9], "other": [1.0]}, "quick").verdict == REPRODUCED
+    j = judge(c, {"m": [1e-5], "other": [1.0]}, "quick")
     assert j.verdict == NOT_REPRODUCED and j.reference == pytest.approx(1e-6)
+    rel = make(op="approx", value=None, than="other", factor=2.0, tol_rel=0.1)
+    assert judge(rel, {"m": [-2.15], "other": [-1.0]}, "quick").verdict == REPRODUCED
+    assert judge(rel, {"m": [-1.75], "other": [-1.0]}, "quick").verdict == NOT_REPRODUCED
+    assert (
+        judge(
+            make(op=">=", value=None, than="other", factor=2.0), {"m": [2.0], "other": [1.0]}, "quick"
+        ).verdict
+        == REPRODUCED
+    )
 
 
 def test_missing_or_nan_metric_is_an_error_and_other_tiers_are_not_checked():
     c = make()
     assert judge(c, {}, "quick").verdict == ERROR
-    assert judge(c, {"m": Metric(math.nan)}, "quick").verdict == ERROR
-    assert judge(make(than="x", value=None), {"m": Metric(1.0)}, "quick").verdict == ERROR
-    assert judge(c, {"m": Metric(5.0)}, "paper").verdict == NOT_CHECKED
+    assert judge(c, {"m": [math.nan]}, "quick").verdict == ERROR
+    assert judge(make(than="x", value=None), {"m": [1.0]}, "quick").verdict == ERROR
+    assert judge(c, {"m": [5.0]}, "paper").verdict == NOT_CHECKED
+
+
+def test_interval_is_the_student_t_interval_of_the_mean():
+    xs = [1.0, 2.0, 4.0, 7.0, 11.0]
+    low, high = stats.t.interval(0.95, len(xs) - 1, loc=sum(xs) / 5, scale=stats.sem(xs))
+    iv = interval(xs)
+    assert iv.mean == pytest.approx(5.0) and iv.low == pytest.approx(low) and iv.high == pytest.approx(high)
+    assert interval([3.0, 3.0, 3.0]).deterministic and interval([2.5]).low == 2.5
+
+
+def test_noisy_metric_over_five_seeds():
+    c = make(op=">", value=1.0)
+    straddling = [0.9, 1.2, 0.95, 1.15, 1.05]
+    assert judge(c, {"m": straddling}, "quick").verdict == INCONCLUSIVE
+    assert judge(c, {"m": [x + 10 for x in straddling]}, "quick").verdict == REPRODUCED
+    assert judge(c, {"m": [x - 10 for x in straddling]}, "quick").verdict == NOT_REPRODUCED
+
+
+@pytest.mark.parametrize("op", ["<", "<=", ">", ">="])
+def test_interval_touching_the_threshold_from_either_side(op):
+    xs = [0.0, 1.0, 2.0]
+    iv = interval(xs)
+    below = [x - iv.high + 5.0 for x in xs]  # interval ends exactly at 5
+    above = [x - iv.low + 5.0 for x in xs]  # interval starts exactly at 5
+    assert interval(below).high == pytest.approx(5.0) and interval(above).low == pytest.approx(5.0)
+    v_below = judge(make(op=op, value=5.0), {"m": below}, "quick").verdict
+    v_above = judge(make(op=op, value=5.0), {"m": above}, "quick").verdict
+    if op in ("<", "<="):
+        assert v_above in (NOT_REPRODUCED, INCONCLUSIVE) and v_below in (REPRODUCED, INCONCLUSIVE)
+    else:
+        assert v_below in (NOT_REPRODUCED, INCONCLUSIVE) and v_above in (REPRODUCED, INCONCLUSIVE)
+
+
+def test_paired_than_claim_uses_per_seed_differences():
+    # The arms overlap heavily seed to seed, but the method is better on every seed by 0.1:
+    # unpaired intervals would straddle, paired differences do not.
+    baseline = [1.0, 2.0, 3.0, 4.0, 5.0]
+    method = [b - 0.1 for b in baseline]
+    j = judge(make(op="<", value=None, than="base"), {"m": method, "base": baseline}, "quick")
+    assert j.verdict == REPRODUCED and j.basis == "paired differences"
+    assert j.judged_on.mean == pytest.approx(-0.1) and j.judged_on.high < 0
+    noisy = [b + d for b, d in zip(baseline, [-0.3, 0.2, -0.1, 0.25, -0.2])]
+    assert (
+        judge(make(op="<", value=None, than="base"), {"m": noisy, "base": baseline}, "quick").verdict
+        == INCONCLUSIVE
+    )
+
+
+def test_than_with_unequal_sample_counts_uses_welch():
+    j = judge(
+        make(op="<", value=None, than="base"), {"m": [1.0, 1.1, 0.9], "base": [5.0, 5.2, 4.8, 5.1]}, "quick"
+    )
+    assert j.verdict == REPRODUCED and "Welch" in j.basis
+
+
+def test_metric_samples_give_the_mean():
+    m = Metric(samples=[1.0, 2.0, 3.0], unit="x", volatile=True)
+    assert m.value == 2.0 and m.all_samples == (1.0, 2.0, 3.0) and m.finite
+    assert not Metric(samples=[1.0, math.inf]).finite
+    with pytest.raises(TypeError):
+        Metric()
+    with pytest.raises(TypeError):
+        Metric("fast")
 
 
 def test_expectation_text():

@@ -1,44 +1,108 @@
 import json
+import os
+import stat
 
 import pytest
 
 from papers.harness import registry, runner
 from papers.harness.claims import ERROR, NOT_CHECKED, NOT_REPRODUCED, REPRODUCED
+from papers.harness.store import read_record
 
 
 def verdicts(record):
-    return {c["id"]: c["verdict"] for c in record["claims"]}
+    return {c.id: c.verdict for c in record.claims}
 
 
 def test_good_run_is_judged_and_recorded(fake_papers, tmp_path):
     record = runner.run_paper("good", "quick", "cpu", 0, tmp_path)
-    assert record["status"] == "ok"
-    assert verdicts(record) == {"x_at_least_one": REPRODUCED, "x_below_one": NOT_REPRODUCED,
-                                "y_near_x": REPRODUCED, "full_only": NOT_CHECKED}
+    assert record.status == "ok" and len(record.seeds) == 1
+    assert verdicts(record) == {
+        "x_at_least_one": REPRODUCED,
+        "x_below_one": NOT_REPRODUCED,
+        "y_near_x": REPRODUCED,
+        "full_only": NOT_CHECKED,
+    }
     on_disk = json.loads((tmp_path / "good" / "quick-cpu.json").read_text())
-    assert on_disk["metrics"]["seconds"]["volatile"] is True
-    assert on_disk["figures"] == ["quick-cpu-line.png"] and (tmp_path / "good" / "quick-cpu-line.png").exists()
+    assert on_disk["schema_version"] == 2 and on_disk["metrics"]["seconds"]["volatile"] is True
+    assert (
+        on_disk["figures"] == ["quick-cpu-line.png"] and (tmp_path / "good" / "quick-cpu-line.png").exists()
+    )
     assert on_disk["environment"]["packages"]["numpy"] and on_disk["peak_memory_mb"] > 0
+    kinds = {c["id"]: (c["kind"], c["threshold_from"]) for c in on_disk["claims"]}
+    assert kinds["y_near_x"] == ("check", None) and kinds["full_only"] == ("paper", "interpretation")
+    assert not list((tmp_path / "good").glob(".staging-*")), "the staging folder is removed"
+
+
+def test_every_seed_is_run_and_kept(fake_papers, tmp_path):
+    record = runner.run_paper("good", "full", "cpu", 0, tmp_path)
+    assert len(record.seeds) == 3 and len(set(record.seeds)) == 3
+    assert record.seeds[0] == runner.derived_seed("good", 0)
+    noise = record.metrics["noise"]
+    assert len(noise.samples) == 3 and len(set(noise.samples)) == 3
+    assert noise.ci_low < noise.value < noise.ci_high
+    assert record.metrics["x"].ci_low == record.metrics["x"].ci_high == 2.0
+    y = next(c for c in record.claims if c.id == "y_near_x")
+    assert y.judged_on["basis"] == "paired differences" and y.judged_on["n"] == 3
+    assert record.figures == ["full-cpu-line.png"]
+
+
+def test_seeds_in_parallel_processes_give_the_same_metrics(fake_papers, tmp_path):
+    serial = runner.run_paper("good", "full", "cpu", 0, tmp_path / "a", jobs=1)
+    parallel = runner.run_paper("good", "full", "cpu", 0, tmp_path / "b", jobs=2)
+    assert serial.metrics["noise"].samples == parallel.metrics["noise"].samples
+    assert verdicts(serial) == verdicts(parallel)
 
 
 def test_same_seed_same_metrics_other_seed_differs(fake_papers, tmp_path):
     def stable(seed):
         r = runner.run_paper("good", "quick", "cpu", seed, tmp_path)
-        return {k: v["value"] for k, v in r["metrics"].items() if not v["volatile"]}
+        return {k: v.value for k, v in r.metrics.items() if not v.volatile}
 
     assert stable(3) == stable(3) and stable(3) != stable(4)
 
 
 def test_raising_paper_gets_error_verdicts_and_a_record(fake_papers, tmp_path):
     record = runner.run_paper("raises", "full", "cpu", 0, tmp_path)
-    assert record["status"] == "error" and "the solver diverged" in record["error"]
+    assert record.status == "error" and "the solver diverged" in record.error
     assert set(verdicts(record).values()) == {ERROR}
 
 
-def test_nan_metric_is_an_error_verdict(fake_papers, tmp_path):
+def test_nan_metric_is_an_error_status(fake_papers, tmp_path):
     record = runner.run_paper("nan", "quick", "cpu", 0, tmp_path)
-    assert verdicts(record)["x_at_least_one"] == ERROR and "non-finite" in record["error"]
-    assert record["metrics"]["x"]["value"] is None
+    assert record.status == "error" and "non-finite" in record.error
+    assert verdicts(record)["x_at_least_one"] == ERROR
+    assert record.metrics["x"].value is None
+
+
+def test_a_failed_run_keeps_the_last_good_record(fake_papers, tmp_path):
+    good = runner.run_paper("good", "quick", "cpu", 0, tmp_path)
+    path = tmp_path / "good" / "quick-cpu.json"
+    before = path.read_bytes()
+    failed = good.__class__(**{**good.__dict__, "status": "error", "error": "boom", "figures": []})
+    assert runner.save_record(failed, tmp_path) == tmp_path / "good" / "quick-cpu.failed.json"
+    assert (
+        path.read_bytes() == before
+        and read_record(tmp_path / "good" / "quick-cpu.failed.json").error == "boom"
+    )
+    runner.run_paper("good", "quick", "cpu", 0, tmp_path)
+    assert not (tmp_path / "good" / "quick-cpu.failed.json").exists(), "a good run clears the failed attempt"
+
+
+def test_records_and_figures_honour_the_umask(fake_papers, tmp_path):
+    old = os.umask(0o022)
+    try:
+        runner.run_paper("good", "quick", "cpu", 0, tmp_path)
+    finally:
+        os.umask(old)
+    for name in ("quick-cpu.json", "quick-cpu-line.png"):
+        assert stat.S_IMODE((tmp_path / "good" / name).stat().st_mode) == 0o644
+
+
+def test_unwritable_results_folder_is_refused_before_running(fake_papers, tmp_path):
+    target = tmp_path / "file"
+    target.write_text("not a folder")
+    with pytest.raises(runner.UsageError, match="cannot write results"):
+        runner.run_paper("good", "quick", "cpu", 0, target)
 
 
 def test_bad_tier_device_and_paper_are_refused(fake_papers, tmp_path):
@@ -50,11 +114,13 @@ def test_bad_tier_device_and_paper_are_refused(fake_papers, tmp_path):
         runner.run_paper("nope", "quick", "cpu", 0, tmp_path)
 
 
-def test_derived_seed_is_stable_and_per_paper():
+def test_derived_seed_is_stable_and_per_paper_and_index():
     assert runner.derived_seed("a", 0) == runner.derived_seed("a", 0) != runner.derived_seed("b", 0)
+    assert runner.derived_seed("a", 0, 1) != runner.derived_seed("a", 0, 0) != runner.derived_seed("a", 1, 0)
 
 
 def test_registry_finds_the_fake_papers(fake_papers):
+    from papers.harness.kernels import kernels_of
+
     assert registry.slugs() == sorted(["good", "raises", "nan", "slow", "interrupted"])
-    assert [k.name for k in __import__("papers.harness.kernels", fromlist=["x"]).kernels_of(
-        registry.kernels_module("good"))] == ["summing"]
+    assert [k.name for k in kernels_of(registry.kernels_module("good"))] == ["summing"]

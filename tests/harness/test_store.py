@@ -2,20 +2,51 @@ import json
 
 import pytest
 
+from papers.harness.record import ClaimResult, MetricResult, Record
 from papers.harness.store import SCHEMA_VERSION, RecordError, read_all, read_record, tidy, write_record
 
-RECORD = {"paper": "demo", "tier": "quick", "device": "cpu", "seed": 0, "status": "ok",
-          "git_commit": "abc", "started_at": "2026-01-01T00:00:00+00:00", "wall_seconds": 1.0,
-          "metrics": {"x": {"value": 2.0, "unit": "", "lower_is_better": True, "volatile": False}},
-          "claims": [{"id": "c", "metric": "x", "measured": 2.0, "expectation": ">= 1", "paper_value": None,
-                      "verdict": "reproduced", "expected_verdict": "reproduced"}]}
+RECORD = Record(
+    paper="demo",
+    title="Demo",
+    arxiv="0000.0",
+    tier="quick",
+    device="cpu",
+    seed=0,
+    seeds=[11],
+    status="ok",
+    error=None,
+    git_commit="abc",
+    git_dirty=False,
+    started_at="2026-01-01T00:00:00+00:00",
+    wall_seconds=1.0,
+    peak_memory_mb=10.0,
+    environment={"packages": {}},
+    metrics={"x": MetricResult(2.0, samples=[2.0], ci_low=2.0, ci_high=2.0)},
+    claims=[
+        ClaimResult(
+            "c",
+            "paper",
+            "abstract",
+            "s",
+            "x",
+            ">= 1",
+            "reproduced",
+            "reproduced",
+            "paper",
+            measured=2.0,
+            ci_low=2.0,
+            ci_high=2.0,
+            n=1,
+        )
+    ],
+)
 
 
-def test_round_trip_adds_schema_version(tmp_path):
+def test_round_trip(tmp_path):
     path = tmp_path / "demo" / "quick-cpu.json"
     write_record(path, RECORD)
     back = read_record(path)
-    assert back["schema_version"] == SCHEMA_VERSION and back["metrics"] == RECORD["metrics"]
+    assert back == RECORD and json.loads(path.read_text())["schema_version"] == SCHEMA_VERSION
 
 
 def test_failed_write_leaves_the_old_record_and_no_temp_file(tmp_path):
@@ -23,27 +54,59 @@ def test_failed_write_leaves_the_old_record_and_no_temp_file(tmp_path):
     write_record(path, RECORD)
     before = path.read_text()
     with pytest.raises(ValueError):
-        write_record(path, {**RECORD, "wall_seconds": float("nan")})
+        write_record(path, Record(**{**RECORD.__dict__, "wall_seconds": float("nan")}))
     assert path.read_text() == before
     assert [p.name for p in path.parent.iterdir()] == ["quick-cpu.json"]
 
 
-def test_unknown_schema_and_corrupt_records_are_clear_errors(tmp_path):
+@pytest.mark.parametrize(
+    "broken, message",
+    [
+        ({"schema_version": 99}, "schema version 99"),
+        ({"schema_version": SCHEMA_VERSION}, "missing field"),
+        ("drop:claims.0.verdict", "missing field 'verdict'"),
+        ("set:claims.0.verdict=maybe", "not a known verdict"),
+        ("set:wall_seconds=fast", "wall_seconds"),
+        ("set:status=fine", "status"),
+        ("set:metrics=[]", "'metrics' must be an object"),
+    ],
+)
+def test_incomplete_or_corrupt_records_are_one_clear_error(tmp_path, broken, message):
+    path = tmp_path / "demo" / "quick-cpu.json"
+    data = RECORD.to_dict()
+    if isinstance(broken, dict):
+        data = broken
+    elif broken.startswith("drop:"):
+        del data["claims"][0]["verdict"]
+    else:
+        key, value = broken[4:].split("=")
+        value = [] if value == "[]" else value
+        if key.startswith("claims.0."):
+            data["claims"][0][key.split(".")[-1]] = value
+        else:
+            data[key] = value
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data))
+    with pytest.raises(RecordError, match=message) as err:
+        read_record(path)
+    assert str(path) in str(err.value)
+
+
+def test_unreadable_records(tmp_path):
     path = tmp_path / "demo" / "quick-cpu.json"
     path.parent.mkdir()
-    path.write_text(json.dumps({"schema_version": 99}))
-    with pytest.raises(RecordError, match="schema version 99"):
-        read_record(path)
     path.write_text("{not json")
     with pytest.raises(RecordError, match="corrupt"):
         read_record(path)
     with pytest.raises(RecordError, match="no such record"):
         read_record(tmp_path / "missing.json")
+    (tmp_path / "demo" / "full-cpu.json").mkdir()
     records, problems = read_all(tmp_path)
-    assert records == [] and len(problems) == 1
+    assert records == [] and len(problems) == 2
 
 
-def test_tidy_frame_has_one_row_per_metric_and_claim(tmp_path):
+def test_tidy_frame_has_one_row_per_metric_and_claim():
     frame = tidy([RECORD])
-    assert sorted(frame["kind"]) == ["claim", "metric"]
-    assert set(frame.loc[frame.kind == "claim", "verdict"]) == {"reproduced"}
+    assert sorted(frame["row"]) == ["claim", "metric"]
+    assert set(frame.loc[frame.row == "claim", "verdict"]) == {"reproduced"}
+    assert set(frame.loc[frame.row == "claim", "kind"]) == {"paper"}

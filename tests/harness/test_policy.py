@@ -1,0 +1,57 @@
+import os
+import subprocess
+import sys
+
+import torch
+from threadpoolctl import threadpool_info
+
+from papers.harness.policy import limit_threads, use_agg
+
+
+def blas_threads():
+    return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+
+
+def test_limit_inside_and_previous_setting_after():
+    torch.set_num_threads(2)
+    blas_before = blas_threads()
+    with limit_threads(1):
+        assert torch.get_num_threads() == 1
+        assert set(blas_threads()) <= {1}
+        assert "--xla_cpu_multi_thread_eigen=false" in os.environ.get("XLA_FLAGS", "") or "jax" in sys.modules
+    assert torch.get_num_threads() == 2 and blas_threads() == blas_before
+
+
+def test_setting_restored_when_the_body_raises():
+    torch.set_num_threads(2)
+    xla_before = os.environ.get("XLA_FLAGS")
+    try:
+        with limit_threads(1):
+            raise ValueError
+    except ValueError:
+        pass
+    assert torch.get_num_threads() == 2 and os.environ.get("XLA_FLAGS") == xla_before
+
+
+def test_none_leaves_every_library_alone():
+    torch.set_num_threads(2)
+    with limit_threads(None):
+        assert torch.get_num_threads() == 2
+
+
+def test_limit_holds_for_torch_imported_after_the_harness():
+    code = (
+        "from papers.harness.policy import limit_threads\n"
+        "with limit_threads(1):\n"
+        "    import torch\n"
+        "    assert torch.get_num_threads() == 1, torch.get_num_threads()\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_agg_backend_is_selected():
+    use_agg()
+    import matplotlib
+
+    assert matplotlib.get_backend().lower() == "agg"
