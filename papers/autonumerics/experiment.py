@@ -18,7 +18,7 @@ from papers.harness import Metric
 class Settings:
     """Sizes of one tier (one search per seed; the harness runs the seeds)."""
 
-    error_points: int      # equally spaced points of the mpmath error of the 10-op form and the search's front
+    error_points: int      # points of the mpmath error of the 10-op form and of the search's front
     baseline_points: int   # points of the long double error of the baselines
     polish: int            # best starts of the 10-op form's c3 scan polished towards minimax
     children: int          # programs the search evaluates after its initial population
@@ -46,7 +46,8 @@ def run(ctx) -> dict[str, Metric]:
     base, base_err = _baselines(s.baseline_points)
     best_base_10 = min(e for name, e in base_err.items() if base[name].ops <= 10)
     for name in ("taylor(5)", "minimax(5)", "minimax(2,3)"):
-        metrics[f"baseline_{_slug(name)}_digits"] = Metric(digits(base_err[name]), "digits", lower_is_better=False)
+        metrics[f"baseline_{_slug(name)}_digits"] = Metric(digits(base_err[name]), "digits",
+                                                            lower_is_better=False)
     metrics["best_baseline_10op_max_rel_error"] = Metric(best_base_10, "")
 
     ctx.log("the published 10-op form, constants refitted from scratch")
@@ -54,13 +55,14 @@ def run(ctx) -> dict[str, Metric]:
     metrics["ten_op_ops"] = Metric(ten_op.ops, "operations")
     metrics["ten_op_max_rel_error"] = Metric(ten_err, "")
     metrics["ten_op_digits"] = Metric(digits(ten_err), "digits", lower_is_better=False)
-    metrics["ten_op_orders_over_baselines"] = Metric(math.log10(best_base_10 / ten_err), "orders of magnitude",
-                                                     lower_is_better=False)
+    metrics["ten_op_orders_over_baselines"] = Metric(math.log10(best_base_10 / ten_err),
+                                                     "orders of magnitude", lower_is_better=False)
 
     ctx.log(f"evolutionary search from scratch: {s.children} children")
     front = evolve(s.children, seed=ctx.seed, progress=ctx.progress, **SEARCH).front()
     grid = chebyshev_grid(0, 1, 300)
-    polished = {ops: fit_constants(ind.program, grid, np.exp2(grid), lawson_rounds=6, cycles=2, max_nfev=60)[0]
+    polished = {ops: fit_constants(ind.program, grid, np.exp2(grid), lawson_rounds=6, cycles=2,
+                                   max_nfev=60)[0]
                 for ops, ind in ctx.progress(front.items(), total=len(front), desc="polish front")}
     search_err = {ops: max_rel_error(p, 0, 1, s.error_points) for ops, p in polished.items()}
     taylor_err = {k: base_err[f"taylor({k // 2})"] for k in TAYLOR_OPS}
@@ -90,7 +92,8 @@ def _baselines(points: int) -> tuple[dict, dict]:
 
 @lru_cache(maxsize=2)
 def _ten_op(polish: int, points: int):
-    """The published 10-op form refitted from scratch and its error on `points` points (the same for every seed)."""
+    """The published 10-op form refitted from scratch and its error on `points` points (the same for
+    every seed)."""
     program, _ = refit_published_ten_op(polish=polish)
     return program, max_rel_error(program, 0, 1, points)
 
@@ -105,7 +108,8 @@ def _float32_study(ctx, s: Settings, front: dict, front_errors: dict) -> dict[st
     library's exp; and the degree-7 minimax polynomial as the pipeline's reference."""
     screen = float32.dense_sample(1 << 18)
     most_accurate = sorted(front.items(), key=lambda item: front_errors[item[0]])[:2]
-    candidates = [float32.refit_for_exp(p)[0] for _, p in ctx.progress(most_accurate, desc="float32 search programs")]
+    candidates = [float32.refit_for_exp(p)[0]
+                  for _, p in ctx.progress(most_accurate, desc="float32 search programs")]
     evolved = min(candidates, key=lambda p: float32.max_ulp(_compiled(p), screen))
     sample = float32.dense_sample(s.ulp_points)
     reference = float32.refit_for_exp(baselines.minimax_exp2(FLOAT32_BASELINE_DEGREE))[0]
@@ -119,7 +123,8 @@ def _float32_study(ctx, s: Settings, front: dict, front_errors: dict) -> dict[st
     ours, library, x = float32.timed_exps(evolved, s.timing_size, ctx.device)
     ratios = interleaved_ratios(lambda: library(x), lambda: ours(x), rounds=s.timing_rounds,
                                 synchronize=ctx.synchronize)
-    out["float32_search_speedup_vs_jax"] = Metric(samples=ratios, unit="x", lower_is_better=False, volatile=True)
+    out["float32_search_speedup_vs_jax"] = Metric(samples=ratios, unit="x", lower_is_better=False,
+                                                  volatile=True)
     return out
 
 
@@ -143,8 +148,10 @@ def _figure(ctx, base, base_err, search_err, ten_op, ten_err) -> None:
         xs = sorted(best)
         ax.plot(xs, [best[k] for k in xs], "o--", alpha=0.7, label=fam)
     xs = sorted(search_err)
-    ax.plot(xs, [digits(search_err[k]) for k in xs], "s-", color="black", label="our search, seed 0 (best at ≤ ops)")
-    ax.plot([ten_op.ops], [digits(ten_err)], "*", color="red", markersize=14, label="published 10-op form, refit")
+    ax.plot(xs, [digits(search_err[k]) for k in xs], "s-", color="black",
+            label="our search, seed 0 (best at ≤ ops)")
+    ax.plot([ten_op.ops], [digits(ten_err)], "*", color="red", markersize=14,
+            label="published 10-op form, refit")
     ax.axhline(14, color="red", lw=0.8, ls=":", label="paper: 14 significant figures at 10 ops")
     ax.set_xlabel("operations (+, -, ×, ÷)")
     ax.set_ylabel("digits = -log10 max relative error of 2^x on [0, 1]")

@@ -31,7 +31,8 @@ RIDGE = 1e-10  # weight of |c - c_start| / max(|c_start|, 1) against the residua
 
 
 def chebyshev_grid(lo: float, hi: float, m: int) -> np.ndarray:
-    """m Chebyshev-Lobatto points of [lo, hi] in long double, clustered at the ends where minimax errors peak."""
+    """m Chebyshev-Lobatto points of [lo, hi] in long double, clustered at the ends where minimax errors
+    peak."""
     k = np.arange(m, dtype=np.longdouble)
     return np.longdouble(lo) + (np.longdouble(hi) - np.longdouble(lo)) * (1 - np.cos(np.pi * k / (m - 1))) / 2
 
@@ -61,7 +62,8 @@ def linear_least_squares(design: np.ndarray, target: np.ndarray) -> np.ndarray:
         return out
 
     jacobian = np.stack(columns, axis=1)
-    return least_squares(residual, np.zeros(len(columns)), jac=lambda z: jacobian, method="lm", x_scale="jac").x
+    return least_squares(residual, np.zeros(len(columns)), jac=lambda z: jacobian, method="lm",
+                         x_scale="jac").x
 
 
 def fit_constants(program: Program, x: np.ndarray, target: np.ndarray, *, lawson_rounds: int = 8,
@@ -84,33 +86,14 @@ def fit_constants(program: Program, x: np.ndarray, target: np.ndarray, *, lawson
     return best, best_err
 
 
-def _lawson(program: Program, x: np.ndarray, target: np.ndarray, rounds: int, max_nfev: int) -> tuple[Program, float]:
+def _lawson(program: Program, x: np.ndarray, target: np.ndarray, rounds: int,
+            max_nfev: int) -> tuple[Program, float]:
     weights = np.ones(len(x))
     best, best_err = program, max_grid_error(program, x, target)
     consts = program.consts.copy()
     for _ in range(1 + rounds):
-        sqrt_w = np.sqrt(weights)
-        # A ridge of relative size RIDGE towards the round's start keeps the Jacobian of full rank:
-        # programs often carry constants the output does not depend on, or only through their sum,
-        # and on such rank-deficient problems MINPACK's result depended on memory allocation.
-        start, scale = consts.copy(), np.maximum(np.abs(consts), 1.0)
-        ridge = RIDGE * math.sqrt(math.fsum((sqrt_w * relative_residual(program.with_consts(start), x, target)) ** 2))
-
-        def residual(c):
-            return np.concatenate([sqrt_w * relative_residual(program.with_consts(c), x, target),
-                                   ridge * (c - start) / scale])
-
-        def jacobian(c):
-            candidate = program.with_consts(c)
-            with np.errstate(all="ignore"):
-                finite = np.isfinite(np.asarray(candidate(x) / target, dtype=float))
-            with np.errstate(all="ignore"):
-                columns = [sqrt_w * np.asarray(d / target, dtype=float) for d in candidate.constant_derivatives(x)]
-            columns = [np.where(finite & np.isfinite(column), column, 0.0) for column in columns]
-            return np.vstack([np.stack(columns, axis=1), np.diag(ridge / scale)])
-
         try:
-            consts = least_squares(residual, consts, jac=jacobian, method="lm", max_nfev=max_nfev, x_scale="jac").x
+            consts = _weighted_fit(program, x, target, np.sqrt(weights), consts, max_nfev)
         except (ValueError, np.linalg.LinAlgError):
             break
         candidate = program.with_consts(consts)
@@ -128,7 +111,36 @@ def _lawson(program: Program, x: np.ndarray, target: np.ndarray, rounds: int, ma
     return best, best_err
 
 
-def fit_from_starts(program: Program, x: np.ndarray, target: np.ndarray, starts, **kwargs) -> tuple[Program, float]:
+def _weighted_fit(program: Program, x: np.ndarray, target: np.ndarray, sqrt_w: np.ndarray, start: np.ndarray,
+                  max_nfev: int) -> np.ndarray:
+    """argmin_c sum_i w_i (f(x_i; c)/y_i - 1)^2 from `start`, by MINPACK with the exact Jacobian.
+
+    A ridge of relative size RIDGE towards `start` keeps the Jacobian of full rank: programs often
+    carry constants the output does not depend on, or only through their sum, and on such
+    rank-deficient problems MINPACK's result depended on memory allocation.
+    """
+    scale = np.maximum(np.abs(start), 1.0)
+    start_residual = sqrt_w * relative_residual(program.with_consts(start), x, target)
+    ridge = RIDGE * math.sqrt(math.fsum(start_residual ** 2))
+
+    def residual(c):
+        return np.concatenate([sqrt_w * relative_residual(program.with_consts(c), x, target),
+                               ridge * (c - start) / scale])
+
+    def jacobian(c):
+        candidate = program.with_consts(c)
+        with np.errstate(all="ignore"):
+            finite = np.isfinite(np.asarray(candidate(x) / target, dtype=float))
+            columns = [sqrt_w * np.asarray(d / target, dtype=float)
+                       for d in candidate.constant_derivatives(x)]
+        columns = [np.where(finite & np.isfinite(column), column, 0.0) for column in columns]
+        return np.vstack([np.stack(columns, axis=1), np.diag(ridge / scale)])
+
+    return least_squares(residual, start, jac=jacobian, method="lm", max_nfev=max_nfev, x_scale="jac").x
+
+
+def fit_from_starts(program: Program, x: np.ndarray, target: np.ndarray, starts,
+                    **kwargs) -> tuple[Program, float]:
     """`fit_constants` from each start vector in `starts`; the best result."""
     best, best_err = program, float("inf")
     for start in starts:

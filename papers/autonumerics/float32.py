@@ -24,7 +24,8 @@ _PAD = 2.0 ** -10  # rint(x log2 e) in float32 can miss by one ulp: |r| slightly
 
 
 def refit_for_exp(program: Program, grid: int = 400) -> tuple[Program, float]:
-    """The program's constants refitted for e^r on [-ln2/2 - pad, ln2/2 + pad]; returns it and its grid error."""
+    """The program's constants refitted for e^r on [-ln2/2 - pad, ln2/2 + pad]; returns it and its grid
+    error."""
     half = float(np.log(2)) / 2 + _PAD
     r = chebyshev_grid(-half, half, grid)
     return fit_constants(program, r, np.exp(r), lawson_rounds=8, cycles=2, max_nfev=100)

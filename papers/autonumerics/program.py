@@ -118,16 +118,17 @@ class Program:
             consts = [ctype(c) for c in self.consts]
             consts[k] = ctype(complex(float(self.consts[k]), step))
             with np.errstate(all="ignore"):
-                derivative = np.asarray(np.imag(self._evaluate(x.astype(ctype), consts, np.divide, ctype)) / step,
-                                        dtype=x.dtype)
+                complex_value = self._evaluate(x.astype(ctype), consts, np.divide, ctype)
+                derivative = np.asarray(np.imag(complex_value) / step, dtype=x.dtype)
                 bad = ~np.isfinite(derivative)
                 if bad.any():
                     base = [real(c) for c in self.consts]
                     shifted = list(base)
                     shifted[k] = base[k] + real(np.sqrt(np.finfo(x.dtype).eps)) * max(real(1), abs(base[k]))
                     x_bad = x[bad]
-                    derivative[bad] = ((self._evaluate(x_bad, shifted, np.divide, real)
-                                        - self._evaluate(x_bad, base, np.divide, real)) / (shifted[k] - base[k]))
+                    change = (self._evaluate(x_bad, shifted, np.divide, real)
+                              - self._evaluate(x_bad, base, np.divide, real))
+                    derivative[bad] = change / (shifted[k] - base[k])
             out.append(derivative)
         return out
 
@@ -267,7 +268,8 @@ class _Builder:
             return self.emit("-", ("lit", 0.0), inner)
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.UAdd):
             return self.expr(node.operand, env)
-        if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
+        if (isinstance(node, ast.Constant) and isinstance(node.value, (int, float))
+                and not isinstance(node.value, bool)):
             return ("lit", float(node.value))
         if isinstance(node, ast.Name):
             if node.id == "x":
@@ -283,8 +285,10 @@ class _Builder:
         raise ProgramSyntaxError(f"not allowed in a program: {ast.unparse(node)!r}")
 
     def power(self, base: tuple, exponent) -> tuple:
-        if not (isinstance(exponent, ast.Constant) and isinstance(exponent.value, int) and exponent.value >= 1):
-            raise ProgramSyntaxError(f"exponent must be an integer literal >= 1, got {ast.unparse(exponent)!r}")
+        if not (isinstance(exponent, ast.Constant) and isinstance(exponent.value, int)
+                and exponent.value >= 1):
+            raise ProgramSyntaxError(
+                f"exponent must be an integer literal >= 1, got {ast.unparse(exponent)!r}")
         result, square, n = None, base, exponent.value
         while True:
             if n & 1:

@@ -119,7 +119,8 @@ def run(ctx) -> dict:
         metrics[f"order_gap_p{p}"] = Metric(max(gaps))
     metrics["cond_slope_gap"] = Metric(max(abs(s["cond_slope"] - a) for (p, a), s in studies.items()))
     metrics["eig_mean_gap"] = Metric(max(s["eig_gaps"][1] for s in studies.values()))
-    metrics["eig_gap_refinement_ratio"] = Metric(max(s["eig_gaps"][1] / s["eig_gaps"][0] for s in studies.values()))
+    metrics["eig_gap_refinement_ratio"] = Metric(max(s["eig_gaps"][1] / s["eig_gaps"][0]
+                                                     for s in studies.values()))
     metrics["central_entries_rel_error"] = Metric(max(central_entries_error(p, a) for p, a in combos))
 
     sym = symbol_study()
@@ -148,7 +149,8 @@ def save_figures(ctx, settings, studies, sym) -> None:
         grid = np.arange(1, len(eig) + 1) * np.pi / (len(eig) + 1)
         axes[0].plot(grid, sampled, label=f"symbol p={p}")
         axes[0].plot(grid, eig, ".", ms=3, label=f"eig $h^\\alpha A_n$ p={p}")
-    axes[0].set(xlabel=r"$\theta$ (sorted)", ylabel="value", title=rf"$f_p^\alpha$ and spectrum, $\alpha$={alpha}, n={n}")
+    axes[0].set(xlabel=r"$\theta$ (sorted)", ylabel="value",
+                title=rf"$f_p^\alpha$ and spectrum, $\alpha$={alpha}, n={n}")
     axes[0].legend(fontsize=7)
     for a, ratios in sym["ratio_pi"].items():
         axes[1].semilogy(list(SYMBOL_DEGREES), ratios, "o-", label=rf"$\alpha$={a}")

@@ -6,8 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from papers.harness import Metric
-from papers.soccer_betting.method import (
-    expected_profit, simulate_success, success_probability, tips_required)
+from papers.soccer_betting.method import expected_profit, simulate_success, success_probability, tips_required
 
 
 @dataclass(frozen=True)
@@ -60,7 +59,8 @@ def tips_figure():
     qs = 1 - np.logspace(-5, -0.3, 80)
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
     for p, strikes in TABLES:
-        label = f"p = 1/{round(1 / p)}, ≥ {strikes} strikes" if strikes < 13 else f"p = 1/{round(1 / p)}, 13 strikes"
+        tier = f"≥ {strikes} strikes" if strikes < 13 else "13 strikes"
+        label = f"p = 1/{round(1 / p)}, {tier}"
         ax.plot(qs, [tips_required(p, strikes, q) for q in qs], label=label)
     for q in SAFETIES.values():
         ax.axvline(q, color="0.85", lw=0.8, zorder=0)

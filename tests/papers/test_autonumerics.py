@@ -14,8 +14,14 @@ from scipy.optimize import linprog
 from papers.autonumerics import baselines, float32
 from papers.autonumerics.evolution import Evolution, Mutator, evolve, to_program
 from papers.autonumerics.fitting import chebyshev_grid, fit_constants, linear_least_squares, max_grid_error
-from papers.autonumerics.method import (PUBLISHED_TEN_OP, Program, digits, max_rel_error,
-                                        refit_published_ten_op, ulp_error)
+from papers.autonumerics.method import (
+    PUBLISHED_TEN_OP,
+    Program,
+    digits,
+    max_rel_error,
+    refit_published_ten_op,
+    ulp_error,
+)
 from papers.autonumerics.program import ProgramSyntaxError
 
 LN2 = math.log(2)
@@ -166,8 +172,8 @@ def test_linear_least_squares_matches_numpy_lstsq():
     rng = np.random.default_rng(2)
     design = rng.normal(size=(50, 3)) * np.array([1.0, 1e3, 1e-3])
     target = rng.normal(size=50)
-    np.testing.assert_allclose(linear_least_squares(design, target), np.linalg.lstsq(design, target, rcond=None)[0],
-                               rtol=1e-9)
+    reference = np.linalg.lstsq(design, target, rcond=None)[0]
+    np.testing.assert_allclose(linear_least_squares(design, target), reference, rtol=1e-9)
 
 
 _SEARCH_SCRIPT = """
@@ -178,7 +184,8 @@ print(json.dumps({k: v.error.hex() for k, v in result.best.items()}))
 """
 
 
-@pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"), reason="OpenBLAS kernel names are x86-64's")
+@pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"),
+                    reason="OpenBLAS kernel names are x86-64's")
 def test_search_does_not_depend_on_the_blas_kernels():
     """The same search under OpenBLAS's Haswell (AVX2) and Nehalem (SSE) kernels gives the same bits
     (with scipy's BLAS-based least squares it did not: issue 9)."""

@@ -18,7 +18,8 @@ def lattice_series(theta, p, alpha, terms=10**6):
     if p % 2 == 0:
         return partial  # alternating tail, below 1e-9 relative here
     s = p + 1 - alpha
-    return partial + (2 * np.sin(theta / 2)) ** (p + 1) * (2 * np.pi) ** (-s) * 2 * (terms + 0.5) ** (1 - s) / (s - 1)
+    tail = 2 * (terms + 0.5) ** (1 - s) / (s - 1)
+    return partial + (2 * np.sin(theta / 2)) ** (p + 1) * (2 * np.pi) ** (-s) * tail
 
 
 @pytest.mark.parametrize("p,alpha,theta", [(2, 1.5, 1.0), (3, 1.5, 2.5), (4, 1.2, 0.3), (5, 1.8, math.pi)])
@@ -35,7 +36,8 @@ def test_symbol_is_even_periodic_and_zero_at_zero():
 
 
 def caputo_reference(t, p, j, alpha, x):
-    """D_L^alpha B_j(x) = 1/Gamma(2-alpha) int_0^x (x-y)^(1-alpha) B_j''(y) dy (valid: B_j(0) = B_j'(0) = 0)."""
+    """D_L^alpha B_j(x) = 1/Gamma(2-alpha) int_0^x (x-y)^(1-alpha) B_j''(y) dy (valid: B_j(0) = B_j'(0)
+    = 0)."""
     coef = np.zeros(len(t) - p - 1)
     coef[j] = 1.0
     second = BSpline(t, coef, p).derivative(2)
@@ -67,7 +69,8 @@ def test_riesz_of_polynomial_matches_the_fractional_laplacian_integral():
 
     with mpmath.workdps(30):
         a = mpmath.mpf(alpha)
-        constant = a * 2 ** (a - 1) * mpmath.gamma((1 + a) / 2) / (mpmath.sqrt(mpmath.pi) * mpmath.gamma(1 - a / 2))
+        constant = (a * 2 ** (a - 1) * mpmath.gamma((1 + a) / 2)
+                    / (mpmath.sqrt(mpmath.pi) * mpmath.gamma(1 - a / 2)))
         near, far = sorted([mpmath.mpf(x), 1 - mpmath.mpf(x)])
         # z < near: x +- z stay in [0, 1], where the second difference is -2 sum_k even u^(k)(x) z^k / k!
         inner = -2 * sum(p.deriv(k)(x) / math.factorial(k) * near ** (k - a) / (k - a) for k in (2, 4))
