@@ -101,37 +101,6 @@ class Program:
         with np.errstate(all="ignore"):
             return self._evaluate(x, [dtype.type(c) for c in self.consts], np.divide, dtype.type)
 
-    def constant_derivatives(self, x: np.ndarray) -> list[np.ndarray]:
-        """d f(x) / d c_k for every constant c_k, in x's floating dtype.
-
-        By complex steps, f(c + i h e_k) = f(c) + i h df/dc_k + O(h^2): for a program of +, -, ×, ÷
-        nothing cancels, so the derivative is exact to rounding. Where the complex evaluation is not
-        finite although the program may be (an intermediate infinity such as c/x at x = 0, which
-        complex arithmetic turns into nan), a forward difference in x's precision is used instead.
-        """
-        x = np.asarray(x)
-        real = x.dtype.type
-        ctype = np.result_type(x.dtype, np.complex64).type
-        step = 1e-40
-        out = []
-        for k in range(self.n_consts):
-            consts = [ctype(c) for c in self.consts]
-            consts[k] = ctype(complex(float(self.consts[k]), step))
-            with np.errstate(all="ignore"):
-                complex_value = self._evaluate(x.astype(ctype), consts, np.divide, ctype)
-                derivative = np.asarray(np.imag(complex_value) / step, dtype=x.dtype)
-                bad = ~np.isfinite(derivative)
-                if bad.any():
-                    base = [real(c) for c in self.consts]
-                    shifted = list(base)
-                    shifted[k] = base[k] + real(np.sqrt(np.finfo(x.dtype).eps)) * max(real(1), abs(base[k]))
-                    x_bad = x[bad]
-                    change = (self._evaluate(x_bad, shifted, np.divide, real)
-                              - self._evaluate(x_bad, base, np.divide, real))
-                    derivative[bad] = change / (shifted[k] - base[k])
-            out.append(derivative)
-        return out
-
     def _evaluate(self, x, consts, divide, scalar):
         values = []
 
