@@ -24,7 +24,7 @@ def train_bp(x: np.ndarray, y: np.ndarray, width: int, bound: float, iterations:
     Returns the trained (w, b, c)."""
     start = np.concatenate([rng.uniform(-bound, bound, 2 * width), np.zeros(width)])
     box = [(-bound, bound)] * (2 * width) if clamp else [(None, None)] * (2 * width)
+    options = {"maxiter": iterations, "maxfun": 2 * iterations, "ftol": 0.0, "gtol": 0.0}
     result = optimize.minimize(loss_and_gradient, start, args=(x, y), jac=True, method="L-BFGS-B",
-                               bounds=box + [(None, None)] * width,
-                               options={"maxiter": iterations, "maxfun": 2 * iterations, "ftol": 0.0, "gtol": 0.0})
+                               bounds=box + [(None, None)] * width, options=options)
     return tuple(np.split(result.x, 3))

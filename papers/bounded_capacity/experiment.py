@@ -42,7 +42,8 @@ def _sweep(ctx, s: Settings):
     spectra = []
     for i, bound in enumerate(ctx.progress(BOUNDS, desc="bounds")):
         w, b = method.draw_parameters(bound, max(s.widths), 1, ctx.rng(1 + i))
-        phi, phi_test = method.hidden_features(np.tanh, w, b, x), method.hidden_features(np.tanh, w, b, x_test)
+        phi = method.hidden_features(np.tanh, w, b, x)
+        phi_test = method.hidden_features(np.tanh, w, b, x_test)
         for j, width in enumerate(s.widths):
             svd = np.linalg.svd(phi[:, :width], full_matrices=False)
             ranks[i, j] = method.numerical_rank(phi[:, :width], TOL, svd[1])
@@ -57,11 +58,12 @@ def _bp_errors(ctx, s: Settings):
     with them left free, from the same initial draw."""
     x = np.linspace(-1.0, 1.0, s.n_train)
     x_test = np.linspace(-1.0, 1.0, N_TEST)
+    y_test = method.runge(x_test)
     out = {}
     for clamp in (True, False):
         w, b, c = baselines.train_bp(x, method.runge(x), BP_WIDTH, 1.0, s.bp_iterations, ctx.rng(50), clamp)
         prediction = np.tanh(np.outer(x_test, w) + b) @ c
-        out[clamp] = float(np.linalg.norm(prediction - method.runge(x_test)) / np.linalg.norm(method.runge(x_test)))
+        out[clamp] = float(np.linalg.norm(prediction - y_test) / np.linalg.norm(y_test))
     return out
 
 

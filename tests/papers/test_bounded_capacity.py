@@ -20,7 +20,8 @@ def test_polynomial_activation_spans_exactly_the_polynomials(degree):
     """(w x + b)^k spans {1, x, ..., x^k}: NSdim k + 1 at any width and bound."""
     x = np.linspace(-1, 1, 200)
     for width in (10, 100):
-        assert method.nsdim(lambda z: z ** degree, 3.0, width, x, 1e-10, np.random.default_rng(1)) == degree + 1
+        rank = method.nsdim(lambda z: z ** degree, 3.0, width, x, 1e-10, np.random.default_rng(1))
+        assert rank == degree + 1
 
 
 def test_nsdim_equals_matrix_rank_of_an_explicit_feature_loop():
@@ -54,7 +55,9 @@ def test_back_propagated_gradient_matches_finite_differences():
     for i in range(len(params)):
         e = np.zeros_like(params)
         e[i] = eps
-        fd = (baselines.loss_and_gradient(params + e, x, y)[0] - baselines.loss_and_gradient(params - e, x, y)[0]) / (2 * eps)
+        up = baselines.loss_and_gradient(params + e, x, y)[0]
+        down = baselines.loss_and_gradient(params - e, x, y)[0]
+        fd = (up - down) / (2 * eps)
         assert grad[i] == pytest.approx(fd, rel=1e-6, abs=1e-9)
 
 

@@ -78,7 +78,8 @@ def central_difference(f, x, eps=1e-6):
 def test_logistic_gradient_and_hessian_match_finite_differences(logreg):
     theta = 0.3 * np.random.default_rng(1).standard_normal(logreg.X.shape[1])
     assert np.allclose(logreg.grad(theta), central_difference(logreg.loss, theta), atol=1e-8)
-    fd_hess = np.array([central_difference(lambda t: logreg.grad(t)[i], theta) for i in range(len(theta))])
+    fd_hess = np.array([central_difference(lambda t, i=i: logreg.grad(t)[i], theta)
+                        for i in range(len(theta))])
     assert np.allclose(logreg.hess(theta), fd_hess, atol=1e-7)
 
 
@@ -126,4 +127,5 @@ def test_local_error_order_of_a_power_law():
 
 def test_gd_iterates():
     iterates = method.gd(lambda t: A @ t, THETA0, 0.2, 3)
-    assert np.allclose(iterates[2], (np.eye(4) - 0.2 * A) @ (np.eye(4) - 0.2 * A) @ (np.eye(4) - 0.2 * A) @ THETA0)
+    step = np.eye(4) - 0.2 * A
+    assert np.allclose(iterates[2], step @ step @ step @ THETA0)
