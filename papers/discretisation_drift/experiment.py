@@ -34,7 +34,7 @@ class Settings:
 SETTINGS = {
     "quick": Settings(quadratic_steps=30, logreg_steps=20, mlp_steps=200, mlp_hs=(MLP_CLAIM_H,), record_every=0),
     "full": Settings(quadratic_steps=30, logreg_steps=20, mlp_steps=1000, mlp_hs=(0.5, MLP_CLAIM_H, 4.0),
-                     record_every=50),
+                     record_every=100),
 }
 
 FLOWS = {"NGF": (method.ngf, method.ngf_field), "IGR flow": (method.igr_flow, method.igr_field),

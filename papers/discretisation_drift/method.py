@@ -127,20 +127,26 @@ def igr_modified_loss(loss, params, h: float):
 
 
 def sharpness(loss, params, iterations: int = 30, seed: int = 0) -> float:
-    """The Hessian eigenvalue of largest magnitude (lambda_max where the Hessian is close to positive
-    semi-definite, as near a minimum) of a torch scalar `loss` (with its graph) in the parameter
-    tensors `params`, by power iteration on Hessian-vector products (double backward) from a seeded
-    start."""
+    """lambda_max, the largest Hessian eigenvalue of a torch scalar `loss` (with its graph) in the
+    parameter tensors `params`, by power iteration on Hessian-vector products (double backward) from
+    a seeded start. Power iteration finds the eigenvalue of largest magnitude, mu; when mu < 0 a
+    second run on H - mu I (whose largest-magnitude eigenvalue is lambda_max - mu) gives lambda_max."""
     import torch
 
     grads = torch.autograd.grad(loss, params, create_graph=True)
-    gen = torch.Generator().manual_seed(seed)
-    v = [torch.randn(p.shape, generator=gen, dtype=p.dtype) for p in params]
-    value = 0.0
-    for _ in range(iterations):
-        norm = torch.sqrt(sum((x * x).sum() for x in v))
-        v = [x / norm for x in v]
-        hv = torch.autograd.grad(grads, params, grad_outputs=v, retain_graph=True)
-        value = float(sum((a * b).sum() for a, b in zip(hv, v)))
-        v = [x.detach() for x in hv]
-    return value
+
+    def power(shift: float) -> float:
+        gen = torch.Generator().manual_seed(seed)
+        v = [torch.randn(p.shape, generator=gen, dtype=p.dtype) for p in params]
+        value = 0.0
+        for _ in range(iterations):
+            norm = torch.sqrt(sum((x * x).sum() for x in v))
+            v = [x / norm for x in v]
+            hv = torch.autograd.grad(grads, params, grad_outputs=v, retain_graph=True)
+            hv = [a - shift * b for a, b in zip(hv, v)]
+            value = float(sum((a * b).sum() for a, b in zip(hv, v)))
+            v = [x.detach() for x in hv]
+        return value + shift
+
+    mu = power(0.0)
+    return mu if mu >= 0 else power(mu)

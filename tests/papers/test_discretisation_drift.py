@@ -114,10 +114,17 @@ def test_sharpness_is_the_top_eigenvalue_of_the_explicit_hessian():
         return ((torch.tanh(x @ theta[:8].reshape(4, 2)) @ theta[8:] - y) ** 2).mean()
 
     theta = torch.randn(10, dtype=torch.float64, requires_grad=True)
-    top = np.linalg.eigvalsh(torch.autograd.functional.hessian(loss, theta.detach()).numpy())
-    power = method.sharpness(loss(theta), [theta], iterations=300)
-    largest = top[np.argmax(np.abs(top))]
-    assert power == pytest.approx(largest, rel=1e-6)
+    top = np.linalg.eigvalsh(torch.autograd.functional.hessian(loss, theta.detach()).numpy())[-1]
+    assert method.sharpness(loss(theta), [theta], iterations=300) == pytest.approx(top, rel=1e-6)
+
+
+def test_sharpness_when_the_dominant_curvature_is_negative():
+    m = torch.tensor(spd([1.0, 0.5, 0.2]) - 3.0 * np.outer([1, 1, 1], [1, 1, 1]) / 3.0)
+    theta = torch.ones(3, dtype=torch.float64, requires_grad=True)
+    expected = np.linalg.eigvalsh(m.numpy())
+    assert expected[0] < -abs(expected[-1])           # the largest-magnitude eigenvalue is negative
+    value = method.sharpness(0.5 * theta @ m @ theta, [theta], iterations=400)
+    assert value == pytest.approx(expected[-1], rel=1e-8)
 
 
 def test_local_error_order_of_a_power_law():
