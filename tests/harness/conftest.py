@@ -149,7 +149,10 @@ def fake_root(tmp_path_factory):
 
 @pytest.fixture
 def fake_papers(fake_root, monkeypatch):
-    """Point the harness at `fakepapers` in this process and in the processes it starts."""
+    """Point the harness at `fakepapers` in this process and in the processes it starts (dropping
+    modules of an earlier session's fake package, e.g. when pytest runs twice in one process)."""
+    for name in [m for m in sys.modules if m == "fakepapers" or m.startswith("fakepapers.")]:
+        monkeypatch.delitem(sys.modules, name)
     monkeypatch.syspath_prepend(str(fake_root))
     monkeypatch.setenv("PAPERS_PACKAGE", "fakepapers")
     monkeypatch.setenv("PYTHONPATH", str(fake_root) + ":" + ":".join(p for p in sys.path if p))

@@ -280,3 +280,14 @@ def test_expectation_text():
     assert make(op="approx", value=14.3, tol_abs=0.5).expectation() == "≈ 14.3 ± 0.5"
     assert make(op="<", value=None, than="t", factor=1e-6).expectation() == "< 1e-06 × t"
     assert make(op="between", value=None, low=1.8, high=2.2).expectation() == "in [1.8, 2.2]"
+
+
+def test_metric_values_are_floats_and_bad_inputs_are_named():
+    assert type(Metric(3).value) is float and Metric(True).value == 1.0
+    assert type(Metric(samples=[1, 2]).samples[0]) is float
+    with pytest.raises(ValueError, match="no sample"):
+        Metric(samples=[])
+    with pytest.raises(TypeError, match="needs a value or samples"):
+        Metric()
+    with pytest.raises(ValueError, match="no samples"):
+        interval([])

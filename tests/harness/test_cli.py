@@ -125,6 +125,7 @@ def test_corrupt_record_keeps_that_papers_report_rows_and_exits_2(fake_papers, t
     )
 
 
+@pytest.mark.slow
 def test_all_runs_each_paper_in_its_own_process_with_a_timeout(fake_papers, tmp_path):
     proc = papers(
         "reproduce",
@@ -134,18 +135,19 @@ def test_all_runs_each_paper_in_its_own_process_with_a_timeout(fake_papers, tmp_
         "--jobs",
         "2",
         "--timeout",
-        "20",
+        "10",
         "--results-dir",
         str(tmp_path),
         timeout=240,
     )
     assert proc.returncode == 1
-    assert "slow: timed out after 20 s" in proc.stdout and "total" in proc.stdout
+    assert "slow: timed out after 10 s" in proc.stdout and "total" in proc.stdout
     good = json.loads((tmp_path / "good" / "quick-cpu.json").read_text())
     slow = json.loads((tmp_path / "slow" / "quick-cpu.json").read_text())
     assert good["status"] == "ok" and slow["status"] == "error" and "timed out" in slow["error"]
 
 
+@pytest.mark.slow
 def test_timeout_keeps_the_last_good_record(fake_papers, tmp_path):
     env = {**os.environ, "FAKE_SLOW_SECONDS": "0"}
     assert (
@@ -161,7 +163,7 @@ def test_timeout_keeps_the_last_good_record(fake_papers, tmp_path):
         "--jobs",
         "2",
         "--timeout",
-        "15",
+        "10",
         "--results-dir",
         str(tmp_path),
         timeout=240,
@@ -199,14 +201,15 @@ def test_sigterm_to_the_parent_kills_the_running_children(fake_papers, tmp_path)
     while time.time() < deadline and not children:
         time.sleep(0.5)
         out = subprocess.run(
-            ["pgrep", "-f", f"--results-dir {tmp_path} --jobs 1"], capture_output=True, text=True
+            ["pgrep", "-f", "--", f"--results-dir {tmp_path} --jobs 1"], capture_output=True, text=True
         )
         children = [int(p) for p in out.stdout.split()]
+    assert children, "no paper process was seen running"
     proc.send_signal(signal.SIGTERM)
     proc.communicate(timeout=60)
     time.sleep(1)
     alive = subprocess.run(
-        ["pgrep", "-f", f"--results-dir {tmp_path} --jobs 1"], capture_output=True, text=True
+        ["pgrep", "-f", "--", f"--results-dir {tmp_path} --jobs 1"], capture_output=True, text=True
     )
     assert alive.stdout.strip() == "", "a child outlived its parent"
 
