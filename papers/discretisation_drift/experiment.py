@@ -32,7 +32,8 @@ class Settings:
 
 
 SETTINGS = {
-    "quick": Settings(quadratic_steps=30, logreg_steps=20, mlp_steps=200, mlp_hs=(MLP_CLAIM_H,), record_every=0),
+    "quick": Settings(quadratic_steps=30, logreg_steps=20, mlp_steps=200, mlp_hs=(MLP_CLAIM_H,),
+                      record_every=0),
     "full": Settings(quadratic_steps=30, logreg_steps=20, mlp_steps=1000, mlp_hs=(0.5, MLP_CLAIM_H, 4.0),
                      record_every=100),
 }
@@ -71,18 +72,22 @@ def _logistic(ctx, s: Settings):
     iterates = path[1:]
     times = h * np.arange(1, s.logreg_steps + 1)
     travelled = np.linalg.norm(iterates - theta0, axis=1).max()
-    deviation = {name: np.linalg.norm(method.flow(field(problem.grad, problem.hess, h), theta0, times) - iterates,
-                                      axis=1) / travelled for name, (_, field) in FLOWS.items()}
     hs = np.array(ORDER_H_LAMBDA) / lam0
-    one_step = {name: np.array([np.linalg.norm(method.flow(field(problem.grad, problem.hess, hk), theta0,
-                                                           np.array([hk]))[0] - (theta0 - hk * problem.grad(theta0)))
-                                for hk in hs]) for name, (_, field) in FLOWS.items()}
+    deviation, one_step = {}, {}
+    for name, (_, field) in FLOWS.items():
+        path_gap = method.flow(field(problem.grad, problem.hess, h), theta0, times) - iterates
+        deviation[name] = np.linalg.norm(path_gap, axis=1) / travelled
+        one_step[name] = np.array([
+            np.linalg.norm(method.flow(field(problem.grad, problem.hess, hk), theta0, np.array([hk]))[0]
+                           - (theta0 - hk * problem.grad(theta0)))
+            for hk in hs])
     return h * lam_max, deviation, hs, one_step
 
 
 def _mlp(ctx, s: Settings):
     seed = int(ctx.rng(2).integers(2 ** 31))
-    return {(h, reg): mlp.train(seed, h, s.mlp_steps, reg, s.record_every) for h in s.mlp_hs for reg in (False, True)}
+    return {(h, reg): mlp.train(seed, h, s.mlp_steps, reg, s.record_every)
+            for h in s.mlp_hs for reg in (False, True)}
 
 
 def run(ctx):
@@ -109,7 +114,8 @@ def run(ctx):
         "mlp_sharpness_plain": Metric(plain["sharpness"][-1][1], "lambda_max"),
         "mlp_sharpness_drift_reg": Metric(regularised["sharpness"][-1][1], "lambda_max"),
         "mlp_test_accuracy_plain": Metric(plain["test_accuracy"], "accuracy", lower_is_better=False),
-        "mlp_test_accuracy_drift_reg": Metric(regularised["test_accuracy"], "accuracy", lower_is_better=False),
+        "mlp_test_accuracy_drift_reg": Metric(regularised["test_accuracy"], "accuracy",
+                                              lower_is_better=False),
         "mlp_final_loss_plain": Metric(plain["losses"][-1], "cross-entropy"),
         "mlp_final_loss_drift_reg": Metric(regularised["losses"][-1], "cross-entropy"),
     }
@@ -131,7 +137,8 @@ def _figure(ctx, s, A, theta0, iterates, deviation, hs, one_step, orders, runs):
     for name, at in (("principal flow (real part)", method.principal_flow_at), ("NGF", method.ngf_at),
                      ("IGR flow", method.igr_flow_at)):
         ax.plot(t_fine, at(A, theta0, QUADRATIC_H, t_fine).real @ top, label=name)
-    ax.plot(QUADRATIC_H * np.arange(n_show + 1), np.concatenate([[theta0 @ top], iterates[:n_show] @ top]), "ko",
+    gd_coordinates = np.concatenate([[theta0 @ top], iterates[:n_show] @ top])
+    ax.plot(QUADRATIC_H * np.arange(n_show + 1), gd_coordinates, "ko",
             label="GD iterates")
     ax.set_xlabel("t = n h")
     ax.set_ylabel(f"coordinate along u (h lambda = {QUADRATIC_H * lam[-1]:g})")

@@ -76,7 +76,7 @@ def pf_coefficients(eigenvalues: np.ndarray, h: float) -> np.ndarray:
     if np.any(x >= 1):
         raise ValueError(f"the principal flow is complex for h lambda >= 1 (max h lambda = {x.max():.3g})")
     small = np.abs(x) < 1e-8
-    safe = np.where(small, 1.0, x)
+    safe = np.where(small, 0.5, x)
     return np.where(small, -1.0 - 0.5 * x, np.log1p(-safe) / safe)
 
 
