@@ -4,14 +4,6 @@ import pytest
 from scipy.integrate import solve_bvp
 
 from papers.barron_pde import experiment, method
-from papers.harness.policy import limit_threads
-
-
-@pytest.fixture
-def one_thread():
-    """The paper's `threads = 1`, as the harness applies it around run(): tiny networks, shared cores."""
-    with limit_threads(1):
-        yield
 
 
 def test_coefficients_of_a_cosine_field_and_parseval():

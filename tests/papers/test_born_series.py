@@ -5,14 +5,6 @@ from scipy.integrate import dblquad, solve_ivp
 
 from papers.born_series import method
 from papers.common.mlp import hidden_sizes, mlp
-from papers.harness.policy import limit_threads
-
-
-@pytest.fixture
-def one_thread():
-    """The paper's `threads = 1`, as the harness applies it around run(): tiny networks, shared cores."""
-    with limit_threads(1):
-        yield
 
 
 def _edges(K):
