@@ -1,6 +1,6 @@
 """ERNODE and SRNODE: regularise a neural ODE with its adaptive solver's own heuristics.
 
-For the accepted steps j of the Dormand-Prince solve (rtol = atol = 1e-4), with E_j the
+For the accepted steps j of the Dormand-Prince solve (rtol = atol = 1e-9), with E_j the
 embedded local error estimate and S_j the stiffness estimate ||f(g7)-f(g6)||/||g7-g6||,
 
     R_E = sum_j E_j |h_j|        (ERNODE)
@@ -15,7 +15,7 @@ import torch
 
 from papers.common.dp5 import DP5Solution
 from papers.common.mlp_digits import DigitsTensors, digits_tensors
-from papers.common.node_digits import Regulariser, Trainer, build_classifier, heuristic_penalty, unregularised
+from papers.common.node_digits import DTYPE, Regulariser, Trainer, build_classifier, heuristic_penalty, unregularised
 
 
 def error_regulariser(sol: DP5Solution) -> torch.Tensor:
@@ -43,7 +43,7 @@ def train_node(regulariser: Regulariser | None = None, steps: int = 300, seed: i
                device: str = "cpu", progress=None) -> Trainer:
     """Train the digits neural-ODE classifier with `regulariser` (None: vanilla); returns the Trainer
     (its .model, .train_time, .losses and .nfe per step)."""
-    data = data if data is not None else digits_tensors(seed, device=device, dtype=torch.float32)
+    data = data if data is not None else digits_tensors(seed, device=device, dtype=DTYPE)
     trainer = Trainer(build_classifier(hidden, seed, device), data, regulariser or unregularised,
                       steps=steps, batch_size=batch_size, lr=lr, seed=seed)
     for _ in (range(steps) if progress is None else progress(range(steps))):

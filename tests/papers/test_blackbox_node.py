@@ -8,12 +8,13 @@ from papers.blackbox_node.baselines import steer, taylor, total_derivative
 from papers.blackbox_node.method import error_regulariser, ernode, srnode, stiffness_regulariser, train_node
 from papers.common.dp5 import dp5_solve
 from papers.common.mlp_digits import digits_tensors
-from papers.common.threads import single_threaded
+from papers.common.node_digits import DTYPE
+from papers.harness.policy import limit_threads
 
 
 @pytest.fixture(autouse=True)
 def _one_thread():
-    with single_threaded():
+    with limit_threads(1):
         yield
 
 
@@ -96,7 +97,7 @@ def test_steer_end_time_is_uniform_in_its_window():
 
 
 def test_train_node_is_seeded_and_ernode_gradient_reaches_the_field():
-    d = digits_tensors(0, dtype=torch.float32)
+    d = digits_tensors(0, dtype=DTYPE)
     small = type(d)(d.X_train[:200], d.y_train[:200], d.X_test[:50], d.y_test[:50])
     a = train_node(ernode(0.3), steps=4, seed=5, hidden=8, batch_size=32, data=small)
     b = train_node(ernode(0.3), steps=4, seed=5, hidden=8, batch_size=32, data=small)

@@ -6,16 +6,16 @@ import torch
 
 from papers.common.dp5 import dp5_solve
 from papers.common.node_digits import build_classifier
-from papers.common.threads import single_threaded
+from papers.harness.policy import limit_threads
 from papers.local_reg_nde.method import (local_biased, local_regulariser, local_unbiased,
                                          local_unbiased_continuous_adjoint)
 
-RTOL = ATOL = 1e-4
+RTOL = ATOL = 1e-9  # the shared classifier's tolerances (papers.common.node_digits)
 
 
 @pytest.fixture(autouse=True)
 def _one_thread():
-    with single_threaded():
+    with limit_threads(1):
         yield
 
 
