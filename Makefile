@@ -12,13 +12,14 @@ JOBS ?= 2
 RANGE ?= HEAD~5..HEAD
 MACHINE ?= $(shell hostname)
 
-.PHONY: help venv reproduce reproduce-all report verify test bench bench-dev bench-history publish asv-machine
+.PHONY: help venv reproduce reproduce-all report verify test mutate bench bench-dev bench-history publish asv-machine
 
 help:
 	@echo "make reproduce PAPER=<slug> [TIER=quick|full] [DEVICE=auto|cpu|cuda] [SEED=N]  one paper, its claims judged"
 	@echo "make reproduce-all [TIER=quick] [JOBS=2]   every paper, each in its own process"
 	@echo "make report                                 REPORT.md per paper, results/SUMMARY.md and summary.csv"
-	@echo "make test                                   the test suite (what CI runs)"
+	@echo "make test                                   ruff and the test suite (what CI runs)"
+	@echo "make mutate                                 mutation score of papers/harness and papers/common (slow; not in CI)"
 	@echo "make verify                                 validate every claims file and paper folder"
 	@echo "make bench | bench-dev | bench-history RANGE=a..b | publish   asv history of metrics and timings"
 
@@ -45,8 +46,17 @@ report: venv
 verify: venv
 	$(PY) -m papers verify
 
+# ruff (pyflakes, pycodestyle, isort, bugbear; settings in pyproject.toml), then every test.
 test: venv
+	$(PY) -m ruff check .
 	$(PY) -m pytest -n $(JOBS) -q
+
+# Mutation testing (mutmut, settings in pyproject.toml): not part of CI, an hour or more on 2 cores.
+mutate: venv
+	rm -rf mutants
+	$(PY) -m mutmut run --max-children $(JOBS) || true
+	$(PY) -m mutmut export-cicd-stats
+	$(PY) scripts/mutation_report.py
 
 # asv: the machine file (~/.asv-machine.json) is written with every field, from asv's own
 # defaults for this machine, so that no command asks a question.

@@ -6,6 +6,7 @@ NotImplementedError in setup, which asv reports as skipped. Each kernel runs one
 5 samples (10 s) after 0.5 s of warm-up unless it declares its own `number`/`repeat`/`warmup_time`,
 so that one commit's `asv run` stays within budget.
 """
+
 import contextlib
 import inspect
 import sys

@@ -14,6 +14,7 @@ Every paper's quick tier runs once per commit, in `setup_cache`, each paper in i
 Each benchmark's `version` hashes what it measures (the paper's claims file and tier), so editing
 shared code keeps the history.
 """
+
 import tempfile
 
 from papers.harness import registry
@@ -29,7 +30,9 @@ def summarise(record) -> dict:
     from papers.harness.claims import NOT_CHECKED, REPRODUCED
 
     values = {name: m.value for name, m in record.metrics.items()}
-    values["__not_reproduced__"] = sum(c.verdict not in (REPRODUCED, NOT_CHECKED) for c in record.paper_claims)
+    values["__not_reproduced__"] = sum(
+        c.verdict not in (REPRODUCED, NOT_CHECKED) for c in record.paper_claims
+    )
     values["__peakmem__"] = record.peak_memory_mb
     return values
 
@@ -79,9 +82,17 @@ def paper_class(slug: str) -> type:
     track_peakmem_quick.unit = "MiB"
     for bench in (track_metric, track_claims_not_reproduced, track_peakmem_quick):
         bench.version = version
-    return type(f"Paper_{slug}", (), {
-        "__doc__": info.title, "setup_cache": staticmethod(quick_runs), "track_metric": track_metric,
-        "track_claims_not_reproduced": track_claims_not_reproduced, "track_peakmem_quick": track_peakmem_quick})
+    return type(
+        f"Paper_{slug}",
+        (),
+        {
+            "__doc__": info.title,
+            "setup_cache": staticmethod(quick_runs),
+            "track_metric": track_metric,
+            "track_claims_not_reproduced": track_claims_not_reproduced,
+            "track_peakmem_quick": track_peakmem_quick,
+        },
+    )
 
 
 for _info in registry.all_infos()[0]:

@@ -1,4 +1,5 @@
 """Benchmark versions from what is measured, not from the generator's source."""
+
 import hashlib
 
 

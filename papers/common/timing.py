@@ -1,13 +1,18 @@
 """Wall-clock timing of small operations: best of several repeats, or interleaved ratios of two, each
 batch long enough to read a clock."""
+
 from __future__ import annotations
 
 import time
 from typing import Callable
 
 
-def best_seconds(fn: Callable[[], object], synchronize: Callable[[], None] = lambda: None,
-                 repeats: int = 5, min_batch_seconds: float = 2e-3) -> float:
+def best_seconds(
+    fn: Callable[[], object],
+    synchronize: Callable[[], None] = lambda: None,
+    repeats: int = 5,
+    min_batch_seconds: float = 2e-3,
+) -> float:
     """Seconds per call of `fn`: calls are batched until a batch takes `min_batch_seconds`, and the
     fastest of `repeats` batches is kept (the least disturbed by other load on the machine).
     `synchronize` (e.g. ``ctx.synchronize``) runs before each clock read, so GPU work is counted."""
@@ -24,8 +29,13 @@ def _batch(fn, number: int, synchronize) -> float:
     return time.perf_counter() - start
 
 
-def interleaved_ratios(fn_a: Callable[[], object], fn_b: Callable[[], object], rounds: int = 15,
-                       synchronize: Callable[[], None] = lambda: None, min_batch_seconds: float = 2e-3) -> list[float]:
+def interleaved_ratios(
+    fn_a: Callable[[], object],
+    fn_b: Callable[[], object],
+    rounds: int = 15,
+    synchronize: Callable[[], None] = lambda: None,
+    min_batch_seconds: float = 2e-3,
+) -> list[float]:
     """Per-round ratios (seconds per call of `fn_a`) / (seconds per call of `fn_b`): both warmed
     up, each batched to at least `min_batch_seconds`, then timed alternately (a, b, a, b, ...), so
     that load on the machine falls on both sides of every ratio."""

@@ -1,4 +1,5 @@
 """The reproduction harness: what paper folders import (Metric, RunContext, kernel, limit_threads)."""
+
 from papers.harness.context import RunContext
 from papers.harness.kernels import kernel
 from papers.harness.metric import Metric

@@ -6,6 +6,7 @@ differences ``metric - factor * other``. Reproduced when the whole interval meet
 reproduced when the whole interval misses it, inconclusive otherwise; a deterministic metric has
 a point interval and is judged as a plain number.
 """
+
 from __future__ import annotations
 
 import math
@@ -36,7 +37,9 @@ _ID = re.compile(r"^[a-z0-9_]+$")
 # Where in a paper a statement is made; a paper claim's `source` must name one of these.
 PAPER_PLACES = re.compile(
     r"abstract|introduction|conclusion|section|§|chapter|table|fig|theorem|lemma|proposition|corollary|"
-    r"eq\.|equation|appendix|algorithm|remark|definition|readme|code", re.IGNORECASE)
+    r"eq\.|equation|appendix|algorithm|remark|definition|readme|code",
+    re.IGNORECASE,
+)
 
 
 class ClaimsError(ValueError):
@@ -239,25 +242,48 @@ def _parse_claim(raw: dict, where: str) -> Claim:
     if not _ID.match(cid):
         raise ClaimsError(f"{where}: id {cid!r} must match [a-z0-9_]+")
     where = f"{where.rsplit(': claim #', 1)[0]}: claim {cid!r}"
-    known = {"id", "kind", "source", "statement", "metric", "op", "value", "than", "factor", "tol_abs", "tol_rel",
-             "low", "high", "paper_value", "threshold_from", "tiers", "expected_verdict"}
+    known = {
+        "id",
+        "kind",
+        "source",
+        "statement",
+        "metric",
+        "op",
+        "value",
+        "than",
+        "factor",
+        "tol_abs",
+        "tol_rel",
+        "low",
+        "high",
+        "paper_value",
+        "threshold_from",
+        "tiers",
+        "expected_verdict",
+    }
     unknown = set(raw) - known
     if unknown:
         raise ClaimsError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
     kind = _get(raw, "kind", str, where)
     if kind not in KINDS:
-        raise ClaimsError(f"{where}: field 'kind' must be 'paper' (the paper states it) or 'check' "
-                          f"(our own sanity check), got {kind!r}")
+        raise ClaimsError(
+            f"{where}: field 'kind' must be 'paper' (the paper states it) or 'check' "
+            f"(our own sanity check), got {kind!r}"
+        )
     source = _get(raw, "source", str, where)
     threshold_from = _get(raw, "threshold_from", str, where, None)
     if kind == PAPER:
         if not PAPER_PLACES.search(source):
-            raise ClaimsError(f"{where}: field 'source' {source!r} must say where the paper makes the claim "
-                              "(abstract, section, table, figure, theorem, equation, appendix, algorithm, "
-                              "or the authors' README/code)")
+            raise ClaimsError(
+                f"{where}: field 'source' {source!r} must say where the paper makes the claim "
+                "(abstract, section, table, figure, theorem, equation, appendix, algorithm, "
+                "or the authors' README/code)"
+            )
         if threshold_from not in THRESHOLD_FROM:
-            raise ClaimsError(f"{where}: field 'threshold_from' must be 'paper' or 'interpretation' for a "
-                              f"paper claim, got {threshold_from!r}")
+            raise ClaimsError(
+                f"{where}: field 'threshold_from' must be 'paper' or 'interpretation' for a "
+                f"paper claim, got {threshold_from!r}"
+            )
     elif threshold_from is not None:
         raise ClaimsError(f"{where}: field 'threshold_from' is for paper claims; a check's threshold is ours")
     op = _get(raw, "op", str, where)
@@ -288,16 +314,28 @@ def _parse_claim(raw: dict, where: str) -> Claim:
         raise ClaimsError(f"{where}: field 'expected_verdict' must be a string or a table of tier = verdict")
     for t, v in expected.items():
         if t not in tiers or v not in EXPECTABLE:
-            raise ClaimsError(f"{where}: field 'expected_verdict': {t} = {v!r} (a tier of the claim = "
-                              f"'reproduced', 'not reproduced' or 'inconclusive')")
+            raise ClaimsError(
+                f"{where}: field 'expected_verdict': {t} = {v!r} (a tier of the claim = "
+                f"'reproduced', 'not reproduced' or 'inconclusive')"
+            )
     return Claim(
-        id=cid, kind=kind, source=source,
+        id=cid,
+        kind=kind,
+        source=source,
         statement=_get(raw, "statement", str, where),
         metric=_get(raw, "metric", str, where),
-        op=op, value=value, than=than, factor=_get(raw, "factor", float, where, 1.0),
-        tol_abs=tol_abs, tol_rel=tol_rel, low=low, high=high,
-        paper_value=_number(raw, "paper_value", where), threshold_from=threshold_from,
-        tiers=tiers, expected=expected,
+        op=op,
+        value=value,
+        than=than,
+        factor=_get(raw, "factor", float, where, 1.0),
+        tol_abs=tol_abs,
+        tol_rel=tol_rel,
+        low=low,
+        high=high,
+        paper_value=_number(raw, "paper_value", where),
+        threshold_from=threshold_from,
+        tiers=tiers,
+        expected=expected,
     )
 
 
@@ -344,11 +382,11 @@ def _difference(a: Sequence[float], b: Sequence[float], factor: float) -> tuple[
 
     ia, ib = interval(a), interval(b)
     va = _variance(a) / len(a)
-    vb = factor ** 2 * _variance(b) / len(b)
+    vb = factor**2 * _variance(b) / len(b)
     mean = ia.mean - factor * ib.mean
     if va + vb == 0:
         return Interval(mean, mean, mean, len(a) + len(b)), "difference of means"
-    df = (va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1))
+    df = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
     half = float(stats.t.ppf(0.975, df)) * math.sqrt(va + vb)
     return Interval(mean, mean - half, mean + half, len(a) + len(b)), "difference of means (Welch)"
 
@@ -367,8 +405,12 @@ def _verdict(op: str, iv: Interval, accept) -> str:
         all_in, none_in = a <= lo and hi <= b, hi < a or lo > b
     else:
         v = accept
-        all_in, none_in = {"<": (hi < v, lo >= v), "<=": (hi <= v, lo > v),
-                           ">": (lo > v, hi <= v), ">=": (lo >= v, hi < v)}[op]
+        all_in, none_in = {
+            "<": (hi < v, lo >= v),
+            "<=": (hi <= v, lo > v),
+            ">": (lo > v, hi <= v),
+            ">=": (lo >= v, hi < v),
+        }[op]
     if all_in:
         return REPRODUCED
     return NOT_REPRODUCED if none_in else INCONCLUSIVE

@@ -3,6 +3,7 @@
 Exit status: 0 success; 1 a paper's run failed (its record says why) or `verify` found a problem;
 2 bad input (unknown paper, tier or device, a corrupt record or claims file, an unwritable
 results folder), always as one line on stderr; 130 interrupted."""
+
 from __future__ import annotations
 
 import argparse
@@ -49,34 +50,68 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="papers",
         description="Reproduce papers' headline claims, time them, and write result tables.",
-        epilog="Examples: papers list · papers show autonumerics · papers reproduce soccer_betting --tier quick · "
-               "papers reproduce --all --tier quick --jobs 2 · papers report · papers verify · papers new my_paper")
+        epilog="Examples: papers list · papers show autonumerics · "
+        "papers reproduce soccer_betting --tier quick · "
+        "papers reproduce --all --tier quick --jobs 2 · papers report · papers verify · papers new my_paper",
+    )
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
     sub.add_parser("list", help="list the papers (reads only their claims files)")
-    show = sub.add_parser("show", help="a paper's metadata, tiers and their settings, claims and latest verdicts")
+    show = sub.add_parser(
+        "show", help="a paper's metadata, tiers and their settings, claims and latest verdicts"
+    )
     show.add_argument("slug")
-    rep = sub.add_parser("reproduce", help="run a paper (or --all), judge its claims, write its record and reports",
-                         description="Run a paper's tier over its seeds, judge every claim on the 95 %% interval "
-                                     "of its metric, write results/<slug>/<tier>-<device>.json and refresh reports.")
+    rep = sub.add_parser(
+        "reproduce",
+        help="run a paper (or --all), judge its claims, write its record and reports",
+        description="Run a paper's tier over its seeds, judge every claim on the 95 %% interval "
+        "of its metric, write results/<slug>/<tier>-<device>.json and refresh reports.",
+    )
     rep.add_argument("slug", nargs="?", help="the paper to run (see `papers list`)")
-    rep.add_argument("--all", action="store_true", help="run every paper that has the tier, each in its own process")
-    rep.add_argument("--tier", default="full", choices=TIERS,
-                     help="quick: <= 60 s on 2 CPU cores; full: <= 15 min (default); paper: the paper's scale")
-    rep.add_argument("--device", default="auto", choices=("auto", *DEVICES),
-                     help="auto picks cuda when the paper supports it and torch or jax sees a GPU (default)")
-    rep.add_argument("--seed", type=int, default=0, help="base seed; each paper and seed index derives its own "
-                     "(default 0)")
-    rep.add_argument("--jobs", type=_positive_int, default=2, help="processes: papers in parallel with --all, "
-                     "seeds of one paper in parallel otherwise (default 2)")
-    rep.add_argument("--timeout", type=_positive_seconds, default=None,
-                     help="seconds per paper with --all (default 300 quick, 1800 full)")
+    rep.add_argument(
+        "--all", action="store_true", help="run every paper that has the tier, each in its own process"
+    )
+    rep.add_argument(
+        "--tier",
+        default="full",
+        choices=TIERS,
+        help="quick: <= 60 s on 2 CPU cores; full: <= 15 min (default); paper: the paper's scale",
+    )
+    rep.add_argument(
+        "--device",
+        default="auto",
+        choices=("auto", *DEVICES),
+        help="auto picks cuda when the paper supports it and torch or jax sees a GPU (default)",
+    )
+    rep.add_argument(
+        "--seed", type=int, default=0, help="base seed; each paper and seed index derives its own (default 0)"
+    )
+    rep.add_argument(
+        "--jobs",
+        type=_positive_int,
+        default=2,
+        help="processes: papers in parallel with --all, seeds of one paper in parallel otherwise (default 2)",
+    )
+    rep.add_argument(
+        "--timeout",
+        type=_positive_seconds,
+        default=None,
+        help="seconds per paper with --all (default 300 quick, 1800 full)",
+    )
     rep.add_argument("--results-dir", type=Path, default=None, help="where records go (default results/)")
     rep.add_argument("--no-report", action="store_true", help="do not refresh REPORT.md and SUMMARY.md")
-    rep.add_argument("--quiet", action="store_true", help="print one summary line instead of the claims table")
-    report = sub.add_parser("report", help="write results/<slug>/REPORT.md, results/SUMMARY.md and summary.csv")
+    rep.add_argument(
+        "--quiet", action="store_true", help="print one summary line instead of the claims table"
+    )
+    report = sub.add_parser(
+        "report", help="write results/<slug>/REPORT.md, results/SUMMARY.md and summary.csv"
+    )
     report.add_argument("--results-dir", type=Path, default=None)
-    verify = sub.add_parser("verify", help="validate every claims file, paper folder and record; runs nothing")
-    verify.add_argument("--results-dir", type=Path, default=None, help="where the records are (default results/)")
+    verify = sub.add_parser(
+        "verify", help="validate every claims file, paper folder and record; runs nothing"
+    )
+    verify.add_argument(
+        "--results-dir", type=Path, default=None, help="where the records are (default results/)"
+    )
     new = sub.add_parser("new", help="create a paper folder and its test file from the commented template")
     new.add_argument("slug", help="the new paper's folder name, [a-z0-9_]")
     return p
@@ -111,8 +146,11 @@ def cmd_list(args) -> int:
     print(f"{'paper':<{width}}  year  claims  checks  tiers            devices   title")
     for i in infos:
         n_paper = sum(c.kind == PAPER for c in i.claims)
-        print(f"{i.slug:<{width}}  {i.year}  {n_paper:>6}  {len(i.claims) - n_paper:>6}  {','.join(i.tiers):<15}  "
-              f"{','.join(i.devices):<8}  {i.title[:80]}")
+        print(
+            f"{i.slug:<{width}}  {i.year}  {n_paper:>6}  {len(i.claims) - n_paper:>6}  "
+            f"{','.join(i.tiers):<15}  "
+            f"{','.join(i.devices):<8}  {i.title[:80]}"
+        )
     for e in errors:
         print(f"papers: error: {e}", file=sys.stderr)
     return EXIT_USAGE if errors else 0
@@ -123,8 +161,10 @@ def cmd_show(args) -> int:
     from papers.harness.store import RESULTS_DIR, read_record, record_paths
 
     info = registry.info(args.slug)
-    print(f"{info.title}\n{info.url} ({info.year}) · tags: {', '.join(info.tags)} · devices: {', '.join(info.devices)}"
-          + (f" · threads: {info.threads}" if info.threads else ""))
+    print(
+        f"{info.title}\n{info.url} ({info.year}) · tags: {', '.join(info.tags)} · "
+        f"devices: {', '.join(info.devices)}" + (f" · threads: {info.threads}" if info.threads else "")
+    )
     settings, problem = tier_settings(args.slug)
     print("\nTiers:")
     for name, tier in info.tiers.items():
@@ -139,13 +179,18 @@ def cmd_show(args) -> int:
             r = read_record(path)
             for c in r.claims:
                 verdicts.setdefault(c.id, []).append(f"{r.tier}-{r.device}: {c.verdict}")
-    for kind, title in ((PAPER, "Paper claims"), (CHECK, "Checks (ours, never counted as reproduced claims)")):
+    for kind, title in (
+        (PAPER, "Paper claims"),
+        (CHECK, "Checks (ours, never counted as reproduced claims)"),
+    ):
         print(f"\n{title}:")
         for c in (c for c in info.claims if c.kind == kind):
             paper = "" if c.paper_value is None else f" (paper: {c.paper_value:g})"
             origin = f"; threshold from {c.threshold_from}" if c.threshold_from else ""
-            print(f"  {c.id} [{c.source}; tiers {', '.join(c.tiers)}{origin}]\n    {c.statement}\n"
-                  f"    test: {c.metric} {c.expectation()}{paper}")
+            print(
+                f"  {c.id} [{c.source}; tiers {', '.join(c.tiers)}{origin}]\n    {c.statement}\n"
+                f"    test: {c.metric} {c.expectation()}{paper}"
+            )
             for v in verdicts.get(c.id, []):
                 print(f"    latest {v}")
     return 0
@@ -177,19 +222,28 @@ def _reproduce_all(args, results_dir: Path) -> int:
     infos, errors = registry.all_infos()
     for e in errors:
         print(f"papers: error: {e}", file=sys.stderr)
-    chosen = [i.slug for i in infos if args.tier in i.tiers and (args.device != "cuda" or "cuda" in i.devices)]
+    chosen = [
+        i.slug for i in infos if args.tier in i.tiers and (args.device != "cuda" or "cuda" in i.devices)
+    ]
     if not chosen:
-        raise runner.UsageError(f"no paper has tier {args.tier!r}"
-                                + (" and runs on cuda" if args.device == "cuda" else ""))
+        raise runner.UsageError(
+            f"no paper has tier {args.tier!r}" + (" and runs on cuda" if args.device == "cuda" else "")
+        )
     skipped = sorted({i.slug for i in infos} - set(chosen))
     if skipped:
-        print(f"skipping (no {args.tier} tier or no {args.device} support): {', '.join(skipped)}", file=sys.stderr)
+        print(
+            f"skipping (no {args.tier} tier or no {args.device} support): {', '.join(skipped)}",
+            file=sys.stderr,
+        )
     if args.device == "cuda" and not runner.gpu_available():
         raise runner.UsageError("--device cuda, but neither torch nor jax sees a GPU on this machine")
     runner.check_writable(results_dir)
     timeout = args.timeout or runner.DEFAULT_TIMEOUT[args.tier]
-    print(f"running {len(chosen)} papers at tier {args.tier}, {args.jobs} at a time, timeout {timeout:g} s each",
-          flush=True)
+    print(
+        f"running {len(chosen)} papers at tier {args.tier}, {args.jobs} at a time, "
+        f"timeout {timeout:g} s each",
+        flush=True,
+    )
     done = []
 
     def on_done(r):
@@ -198,18 +252,24 @@ def _reproduce_all(args, results_dir: Path) -> int:
 
     t0 = time.perf_counter()
     try:
-        results = runner.run_all(chosen, args.tier, args.device, args.seed, args.jobs, timeout, results_dir,
-                                 on_done=on_done)
+        results = runner.run_all(
+            chosen, args.tier, args.device, args.seed, args.jobs, timeout, results_dir, on_done=on_done
+        )
     except KeyboardInterrupt:
         written = ", ".join(r.slug for r in done) or "none"
-        print(f"papers: interrupted; records written before that: {written}; the running papers were stopped "
-              "and their records left as they were", file=sys.stderr)
+        print(
+            f"papers: interrupted; records written before that: {written}; the running papers were stopped "
+            "and their records left as they were",
+            file=sys.stderr,
+        )
         if done and not args.no_report:
             _report(results_dir)
         return EXIT_INTERRUPTED
     failed = [r.slug for r in results if r.returncode != 0]
-    print(f"total {time.perf_counter() - t0:.1f} s for {len(results)} papers"
-          + (f"; failed: {', '.join(failed)}" if failed else ""))
+    print(
+        f"total {time.perf_counter() - t0:.1f} s for {len(results)} papers"
+        + (f"; failed: {', '.join(failed)}" if failed else "")
+    )
     rc = EXIT_FAILED if failed or errors else 0
     if not args.no_report:
         rc = max(rc, _report(results_dir))
@@ -219,13 +279,16 @@ def _reproduce_all(args, results_dir: Path) -> int:
 def _one_line(record) -> str:
     n = record.counts()
     seeds = f", {len(record.seeds)} seeds" if len(record.seeds) > 1 else ""
-    return (f"{record.status}, paper claims: {n['reproduced']} reproduced, {n['not reproduced']} not, "
-            f"{n['inconclusive']} inconclusive of {n['paper_checked']} checked ({n['paper_total']} in all); "
-            f"checks {n['checks_passed']}/{n['checks_checked']}; {record.device}{seeds}, {record.wall_seconds:.1f} s")
+    return (
+        f"{record.status}, paper claims: {n['reproduced']} reproduced, {n['not reproduced']} not, "
+        f"{n['inconclusive']} inconclusive of {n['paper_checked']} checked ({n['paper_total']} in all); "
+        f"checks {n['checks_passed']}/{n['checks_checked']}; {record.device}{seeds}, "
+        f"{record.wall_seconds:.1f} s"
+    )
 
 
 def _print_claims(record) -> None:
-    from papers.harness.report import fmt_interval, fmt
+    from papers.harness.report import fmt, fmt_interval
 
     print(f"\n{record.title} — tier {record.tier} on {record.device}: {_one_line(record)}")
     for title, claims in (("paper claims", record.paper_claims), ("checks", record.checks)):
@@ -249,7 +312,9 @@ def _report(results_dir: Path) -> int:
     written, problems = write_reports(results_dir)
     for p in problems:
         print(f"papers: error: {p}", file=sys.stderr)
-    print(f"wrote {len(written)} report files under {results_dir}", file=sys.stderr if problems else sys.stdout)
+    print(
+        f"wrote {len(written)} report files under {results_dir}", file=sys.stderr if problems else sys.stdout
+    )
     return EXIT_USAGE if problems else 0
 
 
@@ -282,5 +347,11 @@ def cmd_new(args) -> int:
     return 0
 
 
-COMMANDS = {"list": cmd_list, "show": cmd_show, "reproduce": cmd_reproduce, "report": cmd_report,
-            "verify": cmd_verify, "new": cmd_new}
+COMMANDS = {
+    "list": cmd_list,
+    "show": cmd_show,
+    "reproduce": cmd_reproduce,
+    "report": cmd_report,
+    "verify": cmd_verify,
+    "new": cmd_new,
+}

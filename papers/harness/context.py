@@ -1,4 +1,5 @@
 """RunContext: what a paper's experiment.run(ctx) is handed, once per seed of the tier."""
+
 from __future__ import annotations
 
 import os
@@ -43,8 +44,16 @@ class RunContext:
         label = desc or self.slug
         if self.n_seeds > 1:
             label = f"{label} [seed {self.seed_index + 1}/{self.n_seeds}]"
-        return tqdm(iterable, total=total, desc=label, disable=not progress_enabled(),
-                    file=sys.stderr, leave=False, dynamic_ncols=True, **kwargs)
+        return tqdm(
+            iterable,
+            total=total,
+            desc=label,
+            disable=not progress_enabled(),
+            file=sys.stderr,
+            leave=False,
+            dynamic_ncols=True,
+            **kwargs,
+        )
 
     def log(self, message: str) -> None:
         """One line on stderr, prefixed by the paper's slug."""

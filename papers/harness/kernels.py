@@ -2,6 +2,7 @@
 
 The harness, not the paper, synchronises what the timed callable returns (jax results are
 blocked on, torch's CUDA queue is drained) and applies the paper's thread limit."""
+
 from __future__ import annotations
 
 import sys
@@ -42,14 +43,26 @@ def synchronized(call: Callable, device: str) -> Callable[[], None]:
     return timed
 
 
-def kernel(params: dict[str, list] | None = None, devices: tuple[str, ...] = ("cpu",), number: int | None = None,
-           repeat: int | None = None, warmup_time: float | None = None):
+def kernel(
+    params: dict[str, list] | None = None,
+    devices: tuple[str, ...] = ("cpu",),
+    number: int | None = None,
+    repeat: int | None = None,
+    warmup_time: float | None = None,
+):
     """Declare `fn(*params, device) -> zero-argument callable` as a timed kernel of the paper."""
 
     def wrap(fn: Callable) -> Callable:
-        fn.__kernel__ = Kernel(fn.__name__, fn, dict(params or {}), tuple(devices),
-                               (fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else "",
-                               number, repeat, warmup_time)
+        fn.__kernel__ = Kernel(
+            fn.__name__,
+            fn,
+            dict(params or {}),
+            tuple(devices),
+            (fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else "",
+            number,
+            repeat,
+            warmup_time,
+        )
         return fn
 
     return wrap

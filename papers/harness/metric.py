@@ -1,5 +1,6 @@
 """A metric of a run: a value (or several samples of it) with its unit and direction, and the
 95 % Student-t interval of the mean that claims are judged on."""
+
 from __future__ import annotations
 
 import math

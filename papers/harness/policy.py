@@ -1,5 +1,6 @@
 """Run-time policy the harness applies around every paper's run and kernels, so that no paper
 carries its own: the thread limit declared in claims.toml, and matplotlib's Agg backend."""
+
 from __future__ import annotations
 
 import contextlib
@@ -18,8 +19,11 @@ def use_agg() -> None:
 
 
 def _xla_flags(threads: int) -> str:
-    flags = [f for f in os.environ.get("XLA_FLAGS", "").split() if "multi_thread_eigen" not in f
-             and "intra_op_parallelism_threads" not in f]
+    flags = [
+        f
+        for f in os.environ.get("XLA_FLAGS", "").split()
+        if "multi_thread_eigen" not in f and "intra_op_parallelism_threads" not in f
+    ]
     if threads == 1:
         flags.append("--xla_cpu_multi_thread_eigen=false")
     flags.append(f"intra_op_parallelism_threads={threads}")

@@ -1,4 +1,5 @@
 """Provenance of a run: git state, package versions, CPU, threads, BLAS and GPU."""
+
 from __future__ import annotations
 
 import os
@@ -14,10 +15,16 @@ PACKAGES = ("numpy", "scipy", "mpmath", "pandas", "scikit-learn", "torch", "jax"
 def git_state() -> tuple[str | None, bool | None]:
     """The commit checked out and whether tracked code differs from it (results/ excluded)."""
     try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True,
-                                check=True).stdout.strip()
-        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
-                                 ":(exclude)results"], cwd=REPO, capture_output=True, text=True, check=True)
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        status = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)results"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         return commit, bool(status.stdout.strip())
     except (OSError, subprocess.CalledProcessError):
         return None, None
@@ -52,8 +59,11 @@ def blas_info() -> list[dict]:
         from threadpoolctl import threadpool_info
     except ImportError:
         return []
-    return [{k: lib.get(k) for k in ("internal_api", "version", "num_threads", "architecture")}
-            for lib in threadpool_info() if lib.get("user_api") == "blas"]
+    return [
+        {k: lib.get(k) for k in ("internal_api", "version", "num_threads", "architecture")}
+        for lib in threadpool_info()
+        if lib.get("user_api") == "blas"
+    ]
 
 
 def gpu_info() -> dict | None:
@@ -66,8 +76,15 @@ def gpu_info() -> dict | None:
         return None
     driver = None
     try:
-        driver = subprocess.run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
-                                capture_output=True, text=True, timeout=10).stdout.strip() or None
+        driver = (
+            subprocess.run(
+                ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
+                capture_output=True,
+                text=True,
+                timeout=10,
+            ).stdout.strip()
+            or None
+        )
     except (OSError, subprocess.SubprocessError):
         pass
     return {"name": torch.cuda.get_device_name(0), "driver": driver, "cuda": torch.version.cuda}

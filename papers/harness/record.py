@@ -1,5 +1,6 @@
 """The typed record of a run (Record, MetricResult, ClaimResult): built by the runner, written and
 read (and validated) by the store, used by the command line, the reports and the asv suites."""
+
 from __future__ import annotations
 
 import math
@@ -44,8 +45,14 @@ class MetricResult:
         samples = list(first.all_samples) if len(runs) == 1 else [m.value for m in runs]
         if not all(math.isfinite(s) for s in samples):
             bad = next(s for s in samples if not math.isfinite(s))
-            return cls(None, first.unit, first.lower_is_better, first.volatile,
-                       [_finite(s) for s in samples], raw=repr(bad))
+            return cls(
+                None,
+                first.unit,
+                first.lower_is_better,
+                first.volatile,
+                [_finite(s) for s in samples],
+                raw=repr(bad),
+            )
         iv = interval(samples)
         return cls(iv.mean, first.unit, first.lower_is_better, first.volatile, samples, iv.low, iv.high)
 
@@ -75,13 +82,36 @@ class ClaimResult:
     @classmethod
     def from_judgement(cls, j: Judgement, tier: str) -> "ClaimResult":
         c, m = j.claim, j.measured
-        judged = None if j.judged_on is None else {
-            "basis": j.basis, "mean": _finite(j.judged_on.mean), "low": _finite(j.judged_on.low),
-            "high": _finite(j.judged_on.high), "n": j.judged_on.n}
-        return cls(c.id, c.kind, c.source, c.statement, c.metric, c.expectation(), j.verdict,
-                   c.expected_verdict(tier), c.threshold_from, c.paper_value,
-                   _finite(m.mean) if m else None, _finite(m.low) if m else None,
-                   _finite(m.high) if m else None, m.n if m else 0, _finite(j.reference), judged, j.detail)
+        judged = (
+            None
+            if j.judged_on is None
+            else {
+                "basis": j.basis,
+                "mean": _finite(j.judged_on.mean),
+                "low": _finite(j.judged_on.low),
+                "high": _finite(j.judged_on.high),
+                "n": j.judged_on.n,
+            }
+        )
+        return cls(
+            c.id,
+            c.kind,
+            c.source,
+            c.statement,
+            c.metric,
+            c.expectation(),
+            j.verdict,
+            c.expected_verdict(tier),
+            c.threshold_from,
+            c.paper_value,
+            _finite(m.mean) if m else None,
+            _finite(m.low) if m else None,
+            _finite(m.high) if m else None,
+            m.n if m else 0,
+            _finite(j.reference),
+            judged,
+            j.detail,
+        )
 
     @property
     def is_paper_claim(self) -> bool:
@@ -129,9 +159,13 @@ class Record:
         paper = self.paper_claims
         checks = [c for c in self.checks if c.checked]
         out = {v: sum(c.verdict == v for c in paper) for v in VERDICTS}
-        out.update(paper_total=len(paper), paper_checked=sum(c.checked for c in paper),
-                   checks_passed=sum(c.verdict == REPRODUCED for c in checks), checks_checked=len(checks),
-                   checks_total=len(self.checks))
+        out.update(
+            paper_total=len(paper),
+            paper_checked=sum(c.checked for c in paper),
+            checks_passed=sum(c.verdict == REPRODUCED for c in checks),
+            checks_checked=len(checks),
+            checks_total=len(self.checks),
+        )
         return out
 
     def to_dict(self) -> dict:
@@ -144,14 +178,18 @@ class Record:
         if not isinstance(d, dict):
             raise RecordError("not a JSON object")
         if d.get("schema_version") != SCHEMA_VERSION:
-            raise RecordError(f"record schema version {d.get('schema_version')!r}, this code reads {SCHEMA_VERSION}")
+            raise RecordError(
+                f"record schema version {d.get('schema_version')!r}, this code reads {SCHEMA_VERSION}"
+            )
         top = _checked(cls, d, "record", skip=("metrics", "claims"))
         if top["status"] not in STATUSES:
             raise RecordError(f"status {top['status']!r} is not one of {', '.join(STATUSES)}")
         if not isinstance(d["metrics"], dict) or not isinstance(d["claims"], list):
             raise RecordError("'metrics' must be an object and 'claims' a list")
-        metrics = {name: MetricResult(**_checked(MetricResult, m, f"metric {name!r}"))
-                   for name, m in d["metrics"].items()}
+        metrics = {
+            name: MetricResult(**_checked(MetricResult, m, f"metric {name!r}"))
+            for name, m in d["metrics"].items()
+        }
         claims = []
         for i, c in enumerate(d["claims"]):
             claim = ClaimResult(**_checked(ClaimResult, c, f"claim #{i + 1}"))
@@ -185,7 +223,9 @@ def _checked(cls, d, what: str, skip=()) -> dict:
             out[f.name] = value
             continue
         if allowed and (not isinstance(value, allowed) or isinstance(value, bool) and bool not in allowed):
-            raise RecordError(f"{what}: field {f.name!r} has {type(value).__name__} {value!r}, expected {f.type}")
+            raise RecordError(
+                f"{what}: field {f.name!r} has {type(value).__name__} {value!r}, expected {f.type}"
+            )
         out[f.name] = value
     return out
 

@@ -1,4 +1,5 @@
 """Finds paper folders. Listing reads only claims.toml and imports no torch or jax."""
+
 from __future__ import annotations
 
 import importlib
@@ -34,8 +35,11 @@ class UnknownPaper(KeyError):
 
 def slugs() -> list[str]:
     """Slugs of every paper folder (a folder under papers/ with a claims.toml)."""
-    return sorted(p.name for p in papers_dir().iterdir()
-                  if p.is_dir() and p.name not in NOT_PAPERS and (p / "claims.toml").exists())
+    return sorted(
+        p.name
+        for p in papers_dir().iterdir()
+        if p.is_dir() and p.name not in NOT_PAPERS and (p / "claims.toml").exists()
+    )
 
 
 def info(slug: str) -> PaperInfo:

@@ -1,5 +1,6 @@
 """Runs one paper over its tier's seeds (policy, timing, peak memory, provenance, errors as
 verdicts) or all papers, each in its own process group with a timeout."""
+
 from __future__ import annotations
 
 import os
@@ -103,12 +104,21 @@ class SeedOutcome:
     figures: list[str] = field(default_factory=list)
 
 
-def run_seed(slug: str, tier: str, device: str, seed: int, index: int, n_seeds: int, staging: str,
-             jobs: int = 1) -> SeedOutcome:
+def run_seed(
+    slug: str, tier: str, device: str, seed: int, index: int, n_seeds: int, staging: str, jobs: int = 1
+) -> SeedOutcome:
     """Run `experiment.run(ctx)` for one seed under the paper's thread limit and the Agg backend."""
     use_agg()
-    ctx = RunContext(slug=slug, tier=tier, device=device, seed=seed, out_dir=Path(staging), jobs=jobs,
-                     seed_index=index, n_seeds=n_seeds)
+    ctx = RunContext(
+        slug=slug,
+        tier=tier,
+        device=device,
+        seed=seed,
+        out_dir=Path(staging),
+        jobs=jobs,
+        seed_index=index,
+        n_seeds=n_seeds,
+    )
     out = SeedOutcome(index, seed)
     try:
         with limit_threads(registry.info(slug).threads):
@@ -125,8 +135,14 @@ def run_seed(slug: str, tier: str, device: str, seed: int, index: int, n_seeds: 
     return out
 
 
-def run_paper(slug: str, tier: str = "full", device: str = "auto", seed: int = 0,
-              results_dir: Path = RESULTS_DIR, jobs: int = 1) -> Record:
+def run_paper(
+    slug: str,
+    tier: str = "full",
+    device: str = "auto",
+    seed: int = 0,
+    results_dir: Path = RESULTS_DIR,
+    jobs: int = 1,
+) -> Record:
     """Run one paper's experiment once per seed of the tier (seeds in parallel processes when
     `jobs` > 1), judge its claims, write and return its record.
 
@@ -146,9 +162,12 @@ def run_paper(slug: str, tier: str = "full", device: str = "auto", seed: int = 0
         if jobs > 1 and n > 1:
             import multiprocessing
 
-            with ProcessPoolExecutor(max_workers=min(jobs, n),
-                                     mp_context=multiprocessing.get_context("spawn")) as pool:
-                futures = [pool.submit(run_seed, slug, tier, device, s, i, n, staging) for i, s in enumerate(seeds)]
+            with ProcessPoolExecutor(
+                max_workers=min(jobs, n), mp_context=multiprocessing.get_context("spawn")
+            ) as pool:
+                futures = [
+                    pool.submit(run_seed, slug, tier, device, s, i, n, staging) for i, s in enumerate(seeds)
+                ]
                 outcomes = [f.result() for f in futures]
         else:
             outcomes = [run_seed(slug, tier, device, s, i, n, staging, jobs) for i, s in enumerate(seeds)]
@@ -175,8 +194,16 @@ def save_record(record: Record, results_dir: Path, staging: str | None = None) -
     return target
 
 
-def build_record(slug: str, tier: str, device: str, seed: int, seeds: list[int], started: datetime,
-                 wall: float, outcomes: list[SeedOutcome]) -> Record:
+def build_record(
+    slug: str,
+    tier: str,
+    device: str,
+    seed: int,
+    seeds: list[int],
+    started: datetime,
+    wall: float,
+    outcomes: list[SeedOutcome],
+) -> Record:
     """A run's record from its seeds' outcomes: provenance, metrics over seeds, every claim judged."""
     info = registry.info(slug)
     failed = [o for o in outcomes if o.status != "ok"]
@@ -186,14 +213,17 @@ def build_record(slug: str, tier: str, device: str, seed: int, seeds: list[int],
     samples: dict[str, list[float]] = {}
     if not failed:
         names = set().union(*(o.metrics for o in outcomes))
-        missing = sorted(f"{name} (seed {o.index})" for name in names for o in outcomes if name not in o.metrics)
+        missing = sorted(
+            f"{name} (seed {o.index})" for name in names for o in outcomes if name not in o.metrics
+        )
         for name in sorted(names):
             runs = [o.metrics[name] for o in outcomes if name in o.metrics]
             metrics[name] = MetricResult.from_metrics(runs)
             samples[name] = list(runs[0].all_samples) if len(outcomes) == 1 else [m.value for m in runs]
         bad = sorted(n for n, m in metrics.items() if m.value is None)
         problems = ([f"non-finite metric(s): {', '.join(bad)}"] if bad else []) + (
-            [f"metric(s) missing in some seeds: {', '.join(missing)}"] if missing else [])
+            [f"metric(s) missing in some seeds: {', '.join(missing)}"] if missing else []
+        )
         if problems:
             status, error = "error", "; ".join(problems)
     claims = []
@@ -202,17 +232,43 @@ def build_record(slug: str, tier: str, device: str, seed: int, seeds: list[int],
             claims.append(ClaimResult.from_judgement(judge(claim, samples, tier), tier))
         else:
             verdict = ERROR if status == "error" and tier in claim.tiers else NOT_CHECKED
-            claims.append(ClaimResult(claim.id, claim.kind, claim.source, claim.statement, claim.metric,
-                                      claim.expectation(), verdict, claim.expected_verdict(tier),
-                                      claim.threshold_from, claim.paper_value, detail=status))
+            claims.append(
+                ClaimResult(
+                    claim.id,
+                    claim.kind,
+                    claim.source,
+                    claim.statement,
+                    claim.metric,
+                    claim.expectation(),
+                    verdict,
+                    claim.expected_verdict(tier),
+                    claim.threshold_from,
+                    claim.paper_value,
+                    detail=status,
+                )
+            )
     commit, dirty = git_state()
     figures = sorted(outcomes[0].figures) if outcomes and status == "ok" else []
     return Record(
-        paper=slug, title=info.title, arxiv=info.arxiv, tier=tier, device=device, seed=seed, seeds=seeds,
-        status=status, error=error, git_commit=commit, git_dirty=dirty,
-        started_at=started.isoformat(timespec="seconds"), wall_seconds=round(wall, 3),
-        peak_memory_mb=round(peak_memory_mb(), 1), environment=environment(device),
-        metrics=metrics, claims=claims, figures=figures)
+        paper=slug,
+        title=info.title,
+        arxiv=info.arxiv,
+        tier=tier,
+        device=device,
+        seed=seed,
+        seeds=seeds,
+        status=status,
+        error=error,
+        git_commit=commit,
+        git_dirty=dirty,
+        started_at=started.isoformat(timespec="seconds"),
+        wall_seconds=round(wall, 3),
+        peak_memory_mb=round(peak_memory_mb(), 1),
+        environment=environment(device),
+        metrics=metrics,
+        claims=claims,
+        figures=figures,
+    )
 
 
 @dataclass
@@ -239,8 +295,16 @@ class _Children:
                 pass
 
 
-def run_all(slugs: list[str], tier: str, device: str, seed: int, jobs: int, timeout: float,
-            results_dir: Path = RESULTS_DIR, on_done=None) -> list[BatchResult]:
+def run_all(
+    slugs: list[str],
+    tier: str,
+    device: str,
+    seed: int,
+    jobs: int,
+    timeout: float,
+    results_dir: Path = RESULTS_DIR,
+    on_done=None,
+) -> list[BatchResult]:
     """Run every paper in `slugs` in its own process group, `jobs` at a time, each killed after
     `timeout` seconds; a timed-out paper keeps its last good record and gets a failed attempt
     beside it. SIGTERM or Ctrl-C kills every running paper with the parent."""
@@ -248,11 +312,34 @@ def run_all(slugs: list[str], tier: str, device: str, seed: int, jobs: int, time
 
     def one(slug: str) -> BatchResult:
         resolved = resolve(slug, tier, device)
-        cmd = [sys.executable, "-m", "papers", "reproduce", slug, "--tier", tier, "--device", device,
-               "--seed", str(seed), "--results-dir", str(results_dir), "--jobs", "1", "--no-report", "--quiet"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "papers",
+            "reproduce",
+            slug,
+            "--tier",
+            tier,
+            "--device",
+            device,
+            "--seed",
+            str(seed),
+            "--results-dir",
+            str(results_dir),
+            "--jobs",
+            "1",
+            "--no-report",
+            "--quiet",
+        ]
         t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                start_new_session=True, env={**os.environ, "PAPERS_IN_BATCH": "1"})
+        proc = subprocess.Popen(
+            cmd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+            env={**os.environ, "PAPERS_IN_BATCH": "1"},
+        )
         children.procs.add(proc)
         try:
             out, err = proc.communicate(timeout=timeout)
@@ -264,8 +351,12 @@ def run_all(slugs: list[str], tier: str, device: str, seed: int, jobs: int, time
             proc.communicate()
             message = f"timed out after {timeout:g} s"
             outcome = SeedOutcome(0, derived_seed(slug, seed), "error", message)
-            save_record(build_record(slug, tier, resolved, seed, [outcome.seed], datetime.now(timezone.utc),
-                                     timeout, [outcome]), results_dir)
+            save_record(
+                build_record(
+                    slug, tier, resolved, seed, [outcome.seed], datetime.now(timezone.utc), timeout, [outcome]
+                ),
+                results_dir,
+            )
             result = BatchResult(slug, 124, time.perf_counter() - t0, message)
         finally:
             children.procs.discard(proc)

@@ -1,5 +1,6 @@
 """The tier-settings convention: `SETTINGS` in a paper's experiment.py maps every tier its
 claims.toml declares to a frozen dataclass of that tier's sizes."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -18,7 +19,9 @@ def settings_problems(slug: str, settings) -> list[str]:
     if missing:
         found.append(f"{slug}: experiment.SETTINGS has no entry for tier(s) {', '.join(missing)}")
     if extra:
-        found.append(f"{slug}: experiment.SETTINGS has tier(s) {', '.join(extra)} that claims.toml does not declare")
+        found.append(
+            f"{slug}: experiment.SETTINGS has tier(s) {', '.join(extra)} that claims.toml does not declare"
+        )
     for tier, value in settings.items():
         params = getattr(type(value), "__dataclass_params__", None)
         if not dataclasses.is_dataclass(value) or isinstance(value, type) or not params.frozen:

@@ -4,6 +4,7 @@ validated on read, and read back as tidy pandas frames.
 `results/<slug>/<tier>-<device>.json` is the last good run; a run that failed after a good one
 (a timeout, an error) is written beside it as `<tier>-<device>.failed.json` and keeps the good one.
 """
+
 from __future__ import annotations
 
 import json
@@ -13,8 +14,20 @@ from pathlib import Path
 
 from papers.harness.record import SCHEMA_VERSION, Record, RecordError
 
-__all__ = ["SCHEMA_VERSION", "Record", "RecordError", "RESULTS_DIR", "record_path", "failed_path",
-           "write_record", "write_bytes", "read_record", "record_paths", "read_all", "tidy"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "Record",
+    "RecordError",
+    "RESULTS_DIR",
+    "record_path",
+    "failed_path",
+    "write_record",
+    "write_bytes",
+    "read_record",
+    "record_paths",
+    "read_all",
+    "tidy",
+]
 
 RESULTS_DIR = Path(__file__).resolve().parents[2] / "results"
 
@@ -97,17 +110,46 @@ def tidy(records: list[Record]):
 
     rows = []
     for r in records:
-        base = {"paper": r.paper, "tier": r.tier, "device": r.device, "seeds": len(r.seeds),
-                "status": r.status, "git_commit": r.git_commit, "started_at": r.started_at,
-                "wall_seconds": r.wall_seconds}
+        base = {
+            "paper": r.paper,
+            "tier": r.tier,
+            "device": r.device,
+            "seeds": len(r.seeds),
+            "status": r.status,
+            "git_commit": r.git_commit,
+            "started_at": r.started_at,
+            "wall_seconds": r.wall_seconds,
+        }
         for name, m in r.metrics.items():
-            rows.append({**base, "row": "metric", "name": name, "value": m.value, "ci_low": m.ci_low,
-                         "ci_high": m.ci_high, "unit": m.unit, "lower_is_better": m.lower_is_better,
-                         "volatile": m.volatile})
+            rows.append(
+                {
+                    **base,
+                    "row": "metric",
+                    "name": name,
+                    "value": m.value,
+                    "ci_low": m.ci_low,
+                    "ci_high": m.ci_high,
+                    "unit": m.unit,
+                    "lower_is_better": m.lower_is_better,
+                    "volatile": m.volatile,
+                }
+            )
         for c in r.claims:
-            rows.append({**base, "row": "claim", "name": c.id, "kind": c.kind, "value": c.measured,
-                         "ci_low": c.ci_low, "ci_high": c.ci_high, "metric": c.metric,
-                         "expectation": c.expectation, "threshold_from": c.threshold_from,
-                         "paper_value": c.paper_value, "verdict": c.verdict,
-                         "expected_verdict": c.expected_verdict})
+            rows.append(
+                {
+                    **base,
+                    "row": "claim",
+                    "name": c.id,
+                    "kind": c.kind,
+                    "value": c.measured,
+                    "ci_low": c.ci_low,
+                    "ci_high": c.ci_high,
+                    "metric": c.metric,
+                    "expectation": c.expectation,
+                    "threshold_from": c.threshold_from,
+                    "paper_value": c.paper_value,
+                    "verdict": c.verdict,
+                    "expected_verdict": c.expected_verdict,
+                }
+            )
     return pd.DataFrame(rows)

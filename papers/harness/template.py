@@ -1,4 +1,5 @@
 """`papers new <slug>`: a paper folder and its test file from the commented templates."""
+
 from __future__ import annotations
 
 import re
@@ -8,8 +9,13 @@ from papers.harness import registry
 from papers.harness.runner import UsageError
 
 TEMPLATES = Path(__file__).with_name("templates")
-FILES = {"claims.toml": "claims.toml.tmpl", "method.py": "method.py.tmpl", "experiment.py": "experiment.py.tmpl",
-         "kernels.py": "kernels.py.tmpl", "NOTES.md": "NOTES.md.tmpl"}
+FILES = {
+    "claims.toml": "claims.toml.tmpl",
+    "method.py": "method.py.tmpl",
+    "experiment.py": "experiment.py.tmpl",
+    "kernels.py": "kernels.py.tmpl",
+    "NOTES.md": "NOTES.md.tmpl",
+}
 
 
 def create_paper(slug: str, tests_dir: Path | None = None) -> list[Path]:
@@ -32,6 +38,8 @@ def create_paper(slug: str, tests_dir: Path | None = None) -> list[Path]:
         (folder / name).write_text(text, encoding="utf-8")
         created.append(folder / name)
     test_file.parent.mkdir(parents=True, exist_ok=True)
-    test_file.write_text((TEMPLATES / "test.py.tmpl").read_text(encoding="utf-8").format(slug=slug), encoding="utf-8")
+    test_file.write_text(
+        (TEMPLATES / "test.py.tmpl").read_text(encoding="utf-8").format(slug=slug), encoding="utf-8"
+    )
     created.append(test_file)
     return created

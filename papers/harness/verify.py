@@ -1,4 +1,5 @@
 """`papers verify`: static checks of every paper folder and record; runs no experiment."""
+
 from __future__ import annotations
 
 from papers.harness import registry
@@ -19,11 +20,15 @@ def paper_problems(slug: str) -> list[str]:
     for claim in info.claims:
         odd = sorted({v for v in claim.expected.values() if v != REPRODUCED})
         if odd and claim.id not in notes:
-            found.append(f"{slug}: claim {claim.id!r} is expected {' / '.join(odd)}, "
-                         f"but NOTES.md does not explain it (name the claim id there)")
+            found.append(
+                f"{slug}: claim {claim.id!r} is expected {' / '.join(odd)}, "
+                f"but NOTES.md does not explain it (name the claim id there)"
+            )
         if claim.threshold_from == "interpretation" and claim.id not in notes:
-            found.append(f"{slug}: claim {claim.id!r} has an interpreted threshold; NOTES.md must say why "
-                         "(name the claim id there)")
+            found.append(
+                f"{slug}: claim {claim.id!r} has an interpreted threshold; NOTES.md must say why "
+                "(name the claim id there)"
+            )
     if not info.headline_metrics:
         found.append(f"{slug}: [paper].headline_metrics is empty (asv tracks these)")
     if (folder / "experiment.py").exists():
@@ -42,4 +47,3 @@ def problems(results_dir=RESULTS_DIR) -> tuple[list[str], list[str]]:
         found += paper_problems(info.slug)
     _, record_problems = read_all(results_dir)
     return found, record_problems
-

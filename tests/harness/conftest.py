@@ -1,4 +1,5 @@
 """A fake package of papers (`fakepapers`) that exercises every path of the harness quickly."""
+
 import sys
 import textwrap
 
@@ -132,7 +133,8 @@ def fake_root(tmp_path_factory):
         (d / "experiment.py").write_text(SETTINGS + textwrap.dedent(body))
         (d / "method.py").write_text('"""Nothing."""\n')
         (d / "NOTES.md").write_text(NOTES)
-    (pkg / "good" / "kernels.py").write_text(textwrap.dedent("""
+    (pkg / "good" / "kernels.py").write_text(
+        textwrap.dedent("""
         from papers.harness import kernel
 
         @kernel(params={"n": [10, 100]}, devices=("cpu", "cuda"))
@@ -140,13 +142,17 @@ def fake_root(tmp_path_factory):
             \"\"\"Sum n numbers.\"\"\"
             data = list(range(n))
             return lambda: sum(data)
-    """))
+    """)
+    )
     return root
 
 
 @pytest.fixture
 def fake_papers(fake_root, monkeypatch):
-    """Point the harness at `fakepapers` in this process and in the processes it starts."""
+    """Point the harness at `fakepapers` in this process and in the processes it starts (dropping
+    modules of an earlier session's fake package, e.g. when pytest runs twice in one process)."""
+    for name in [m for m in sys.modules if m == "fakepapers" or m.startswith("fakepapers.")]:
+        monkeypatch.delitem(sys.modules, name)
     monkeypatch.syspath_prepend(str(fake_root))
     monkeypatch.setenv("PAPERS_PACKAGE", "fakepapers")
     monkeypatch.setenv("PYTHONPATH", str(fake_root) + ":" + ":".join(p for p in sys.path if p))

@@ -1,5 +1,6 @@
 """The generated asv suites, under the fake package: class and parameter names, the cache, and
 the kernel wrapper's synchronisation and thread limit."""
+
 import importlib
 import math
 
@@ -33,9 +34,9 @@ def test_quick_runs_cache_feeds_every_track(suites):
     cache = papers_suite.quick_runs()
     good = papers_suite.Paper_good()
     assert good.track_metric(cache, "x") == 2.0
-    assert good.track_claims_not_reproduced(cache) == 1      # x_below_one; the check is not counted
+    assert good.track_claims_not_reproduced(cache) == 1  # x_below_one; the check is not counted
     assert good.track_peakmem_quick(cache) > 10
-    assert papers_suite.Paper_raises().track_claims_not_reproduced(cache) == 2   # error verdicts count
+    assert papers_suite.Paper_raises().track_claims_not_reproduced(cache) == 2  # error verdicts count
     assert math.isnan(papers_suite.Paper_interrupted().track_metric(cache, "x"))
 
 

@@ -4,7 +4,16 @@ import pytest
 from scipy import stats
 
 from papers.harness.claims import (
-    ERROR, INCONCLUSIVE, NOT_CHECKED, NOT_REPRODUCED, REPRODUCED, Claim, ClaimsError, judge, load_paper_info)
+    ERROR,
+    INCONCLUSIVE,
+    NOT_CHECKED,
+    NOT_REPRODUCED,
+    REPRODUCED,
+    Claim,
+    ClaimsError,
+    judge,
+    load_paper_info,
+)
 from papers.harness.metric import Metric, interval
 
 HEAD = """
@@ -29,8 +38,16 @@ def write(tmp_path, body, head=HEAD, raw: bytes | None = None):
 
 
 def claim(**fields):
-    base = {"id": "c", "kind": "paper", "threshold_from": "paper", "source": "abstract", "statement": "s",
-            "metric": "m", "op": ">=", "value": 1.0}
+    base = {
+        "id": "c",
+        "kind": "paper",
+        "threshold_from": "paper",
+        "source": "abstract",
+        "statement": "s",
+        "metric": "m",
+        "op": ">=",
+        "value": 1.0,
+    }
     base.update(fields)
     lines = [f"{k} = {v!r}".replace("'", '"') for k, v in base.items() if v is not None]
     return "[[claims]]\n" + "\n".join(lines) + "\n"
@@ -46,7 +63,10 @@ def test_valid_file_parses(tmp_path):
 
 
 def test_tier_table_with_seeds_and_threads(tmp_path):
-    head = HEAD.replace('year = 2020', 'year = 2020\nthreads = 1') + '[tiers.full]\ndescription = "f"\nseeds = 5\n'
+    head = (
+        HEAD.replace("year = 2020", "year = 2020\nthreads = 1")
+        + '[tiers.full]\ndescription = "f"\nseeds = 5\n'
+    )
     info = load_paper_info(write(tmp_path, claim(), head=head))
     assert info.tiers["full"].seeds == 5 and info.tiers["full"].description == "f" and info.threads == 1
 
@@ -56,25 +76,28 @@ def test_check_needs_no_threshold_origin_and_may_cite_our_design(tmp_path):
     assert info.claims[0].kind == "check" and info.claims[0].threshold_from is None
 
 
-@pytest.mark.parametrize("body, field", [
-    (claim(op="~"), "'op'"),
-    (claim(op="approx"), "tol_abs"),
-    (claim(than="other"), "exactly one of"),
-    (claim(op="between", value=None), "'low'"),
-    (claim(tiers=["slow"]), "'tiers'"),
-    (claim(colour="red"), "colour"),
-    (claim(expected_verdict="maybe"), "expected_verdict"),
-    (claim(value="one"), "'value'"),
-    (claim() + claim(), "duplicate"),
-    (claim(id="Bad-Id"), "id"),
-    (claim(kind=None), "'kind'"),
-    (claim(kind="hunch"), "'kind'"),
-    (claim(threshold_from=None), "threshold_from"),
-    (claim(threshold_from="vibes"), "threshold_from"),
-    (claim(kind="check"), "threshold_from"),
-    (claim(source="our design"), "'source'"),
-    (claim(op="approx", tol_abs=-1.0), "negative"),
-])
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        (claim(op="~"), "'op'"),
+        (claim(op="approx"), "tol_abs"),
+        (claim(than="other"), "exactly one of"),
+        (claim(op="between", value=None), "'low'"),
+        (claim(tiers=["slow"]), "'tiers'"),
+        (claim(colour="red"), "colour"),
+        (claim(expected_verdict="maybe"), "expected_verdict"),
+        (claim(value="one"), "'value'"),
+        (claim() + claim(), "duplicate"),
+        (claim(id="Bad-Id"), "id"),
+        (claim(kind=None), "'kind'"),
+        (claim(kind="hunch"), "'kind'"),
+        (claim(threshold_from=None), "threshold_from"),
+        (claim(threshold_from="vibes"), "threshold_from"),
+        (claim(kind="check"), "threshold_from"),
+        (claim(source="our design"), "'source'"),
+        (claim(op="approx", tol_abs=-1.0), "negative"),
+    ],
+)
 def test_malformed_claim_names_file_claim_and_field(tmp_path, body, field):
     with pytest.raises(ClaimsError) as err:
         load_paper_info(write(tmp_path, body))
@@ -90,12 +113,15 @@ def test_non_finite_numbers_are_rejected(tmp_path, number):
         load_paper_info(write(tmp_path, claim() + f"paper_value = {number}\n"))
 
 
-@pytest.mark.parametrize("head, message", [
-    (HEAD + "[tiers.full]\nseeds = 2\n", "description"),
-    (HEAD + '[tiers.full]\ndescription = "f"\nseeds = 0\n', "at least 1"),
-    (HEAD + '[tiers.full]\ndescription = "f"\nlaps = 2\n', "laps"),
-    (HEAD.replace("year = 2020", "year = 2020\nthreads = 0"), "threads"),
-])
+@pytest.mark.parametrize(
+    "head, message",
+    [
+        (HEAD + "[tiers.full]\nseeds = 2\n", "description"),
+        (HEAD + '[tiers.full]\ndescription = "f"\nseeds = 0\n', "at least 1"),
+        (HEAD + '[tiers.full]\ndescription = "f"\nlaps = 2\n', "laps"),
+        (HEAD.replace("year = 2020", "year = 2020\nthreads = 0"), "threads"),
+    ],
+)
 def test_malformed_tiers(tmp_path, head, message):
     with pytest.raises(ClaimsError, match=message):
         load_paper_info(write(tmp_path, claim(), head=head))
@@ -129,12 +155,15 @@ def one(m, **fields):
 
 
 # Every operator exactly at its threshold, and just either side of it.
-@pytest.mark.parametrize("op, at, below, above", [
-    ("<", NOT_REPRODUCED, REPRODUCED, NOT_REPRODUCED),
-    ("<=", REPRODUCED, REPRODUCED, NOT_REPRODUCED),
-    (">", NOT_REPRODUCED, NOT_REPRODUCED, REPRODUCED),
-    (">=", REPRODUCED, NOT_REPRODUCED, REPRODUCED),
-])
+@pytest.mark.parametrize(
+    "op, at, below, above",
+    [
+        ("<", NOT_REPRODUCED, REPRODUCED, NOT_REPRODUCED),
+        ("<=", REPRODUCED, REPRODUCED, NOT_REPRODUCED),
+        (">", NOT_REPRODUCED, NOT_REPRODUCED, REPRODUCED),
+        (">=", REPRODUCED, NOT_REPRODUCED, REPRODUCED),
+    ],
+)
 def test_operators_at_the_boundary(op, at, below, above):
     assert one(1.0, op=op) == at
     assert one(math.nextafter(1.0, 0), op=op) == below
@@ -168,8 +197,12 @@ def test_than_with_a_factor_and_a_negative_other():
     rel = make(op="approx", value=None, than="other", factor=2.0, tol_rel=0.1)
     assert judge(rel, {"m": [-2.15], "other": [-1.0]}, "quick").verdict == REPRODUCED
     assert judge(rel, {"m": [-1.75], "other": [-1.0]}, "quick").verdict == NOT_REPRODUCED
-    assert judge(make(op=">=", value=None, than="other", factor=2.0), {"m": [2.0], "other": [1.0]},
-                 "quick").verdict == REPRODUCED
+    assert (
+        judge(
+            make(op=">=", value=None, than="other", factor=2.0), {"m": [2.0], "other": [1.0]}, "quick"
+        ).verdict
+        == REPRODUCED
+    )
 
 
 def test_missing_or_nan_metric_is_an_error_and_other_tiers_are_not_checked():
@@ -200,8 +233,8 @@ def test_noisy_metric_over_five_seeds():
 def test_interval_touching_the_threshold_from_either_side(op):
     xs = [0.0, 1.0, 2.0]
     iv = interval(xs)
-    below = [x - iv.high + 5.0 for x in xs]   # interval ends exactly at 5
-    above = [x - iv.low + 5.0 for x in xs]    # interval starts exactly at 5
+    below = [x - iv.high + 5.0 for x in xs]  # interval ends exactly at 5
+    above = [x - iv.low + 5.0 for x in xs]  # interval starts exactly at 5
     assert interval(below).high == pytest.approx(5.0) and interval(above).low == pytest.approx(5.0)
     v_below = judge(make(op=op, value=5.0), {"m": below}, "quick").verdict
     v_above = judge(make(op=op, value=5.0), {"m": above}, "quick").verdict
@@ -220,11 +253,16 @@ def test_paired_than_claim_uses_per_seed_differences():
     assert j.verdict == REPRODUCED and j.basis == "paired differences"
     assert j.judged_on.mean == pytest.approx(-0.1) and j.judged_on.high < 0
     noisy = [b + d for b, d in zip(baseline, [-0.3, 0.2, -0.1, 0.25, -0.2])]
-    assert judge(make(op="<", value=None, than="base"), {"m": noisy, "base": baseline}, "quick").verdict == INCONCLUSIVE
+    assert (
+        judge(make(op="<", value=None, than="base"), {"m": noisy, "base": baseline}, "quick").verdict
+        == INCONCLUSIVE
+    )
 
 
 def test_than_with_unequal_sample_counts_uses_welch():
-    j = judge(make(op="<", value=None, than="base"), {"m": [1.0, 1.1, 0.9], "base": [5.0, 5.2, 4.8, 5.1]}, "quick")
+    j = judge(
+        make(op="<", value=None, than="base"), {"m": [1.0, 1.1, 0.9], "base": [5.0, 5.2, 4.8, 5.1]}, "quick"
+    )
     assert j.verdict == REPRODUCED and "Welch" in j.basis
 
 
@@ -242,3 +280,14 @@ def test_expectation_text():
     assert make(op="approx", value=14.3, tol_abs=0.5).expectation() == "≈ 14.3 ± 0.5"
     assert make(op="<", value=None, than="t", factor=1e-6).expectation() == "< 1e-06 × t"
     assert make(op="between", value=None, low=1.8, high=2.2).expectation() == "in [1.8, 2.2]"
+
+
+def test_metric_values_are_floats_and_bad_inputs_are_named():
+    assert type(Metric(3).value) is float and Metric(True).value == 1.0
+    assert type(Metric(samples=[1, 2]).samples[0]) is float
+    with pytest.raises(ValueError, match="no sample"):
+        Metric(samples=[])
+    with pytest.raises(TypeError, match="needs a value or samples"):
+        Metric()
+    with pytest.raises(ValueError, match="no samples"):
+        interval([])

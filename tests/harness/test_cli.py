@@ -9,17 +9,28 @@ import pytest
 
 
 def papers(*args, env=None, timeout=120):
-    return subprocess.run([sys.executable, "-m", "papers", *args], capture_output=True, text=True,
-                          timeout=timeout, env=env or os.environ)
+    return subprocess.run(
+        [sys.executable, "-m", "papers", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env or os.environ,
+    )
 
 
 def one_line_error(proc, rc=2):
-    return proc.returncode == rc and len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
+    return (
+        proc.returncode == rc
+        and len(proc.stderr.strip().splitlines()) == 1
+        and "Traceback" not in proc.stderr
+    )
 
 
 def test_list_imports_no_torch_or_jax():
-    code = ("import sys; from papers.harness.cli import main; rc = main(['list']); "
-            "assert 'torch' not in sys.modules and 'jax' not in sys.modules, 'heavy import'; sys.exit(rc)")
+    code = (
+        "import sys; from papers.harness.cli import main; rc = main(['list']); "
+        "assert 'torch' not in sys.modules and 'jax' not in sys.modules, 'heavy import'; sys.exit(rc)"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert "soccer_betting" in proc.stdout
@@ -30,20 +41,23 @@ def test_help_answers():
     assert proc.returncode == 0 and "--tier" in proc.stdout and "--device" in proc.stdout
 
 
-@pytest.mark.parametrize("args, message", [
-    (["reproduce", "no_such_paper", "--tier", "quick"], "unknown paper 'no_such_paper'"),
-    (["show", "no_such_paper"], "unknown paper"),
-    (["reproduce", "good", "--tier", "paper"], "no tier 'paper'"),
-    (["reproduce", "good", "--device", "cuda"], "cpu only"),
-    (["reproduce", "--tier", "quick"], "name one paper, or pass --all"),
-    (["reproduce", "good", "--jobs", "0"], "at least 1"),
-    (["reproduce", "good", "--jobs", "-3"], "at least 1"),
-    (["reproduce", "--all", "--timeout", "-1"], "positive, finite"),
-    (["reproduce", "--all", "--timeout", "nan"], "positive, finite"),
-    (["reproduce", "--all", "--timeout", "0"], "positive, finite"),
-    (["reproduce", "--all", "--tier", "paper"], "no paper has tier 'paper'"),
-    (["reproduce", "good", "--tier", "huge"], "invalid choice"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["reproduce", "no_such_paper", "--tier", "quick"], "unknown paper 'no_such_paper'"),
+        (["show", "no_such_paper"], "unknown paper"),
+        (["reproduce", "good", "--tier", "paper"], "no tier 'paper'"),
+        (["reproduce", "good", "--device", "cuda"], "cpu only"),
+        (["reproduce", "--tier", "quick"], "name one paper, or pass --all"),
+        (["reproduce", "good", "--jobs", "0"], "at least 1"),
+        (["reproduce", "good", "--jobs", "-3"], "at least 1"),
+        (["reproduce", "--all", "--timeout", "-1"], "positive, finite"),
+        (["reproduce", "--all", "--timeout", "nan"], "positive, finite"),
+        (["reproduce", "--all", "--timeout", "0"], "positive, finite"),
+        (["reproduce", "--all", "--tier", "paper"], "no paper has tier 'paper'"),
+        (["reproduce", "good", "--tier", "huge"], "invalid choice"),
+    ],
+)
 def test_bad_input_is_one_line_and_exit_2(fake_papers, tmp_path, args, message):
     proc = papers(*args, "--results-dir", str(tmp_path)) if args[0] == "reproduce" else papers(*args)
     assert one_line_error(proc), proc.stderr
@@ -61,7 +75,9 @@ def test_interrupted_run_leaves_the_existing_record(fake_papers, tmp_path):
     record = tmp_path / "interrupted" / "quick-cpu.json"
     record.parent.mkdir()
     record.write_text('{"old": true}')
-    proc = papers("reproduce", "interrupted", "--tier", "quick", "--device", "cpu", "--results-dir", str(tmp_path))
+    proc = papers(
+        "reproduce", "interrupted", "--tier", "quick", "--device", "cpu", "--results-dir", str(tmp_path)
+    )
     assert proc.returncode == 130 and "interrupted" in proc.stderr
     assert record.read_text() == '{"old": true}'
 
@@ -77,8 +93,14 @@ def test_reproduce_prints_claims_and_writes_reports(fake_papers, tmp_path):
     summary = (tmp_path / "SUMMARY.md").read_text()
     assert "[good](good/REPORT.md)" in summary and "1 / 1 / 0 / 1 / 3" in summary and "1 / 1" in summary
     header = (tmp_path / "summary.csv").read_text().splitlines()[0].split(",")
-    for column in ("paper_claims_reproduced", "paper_claims_not_reproduced", "paper_claims_inconclusive",
-                   "paper_claims_total", "checks_passed", "checks_total"):
+    for column in (
+        "paper_claims_reproduced",
+        "paper_claims_not_reproduced",
+        "paper_claims_inconclusive",
+        "paper_claims_total",
+        "checks_passed",
+        "checks_total",
+    ):
         assert column in header
 
 
@@ -97,25 +119,55 @@ def test_corrupt_record_keeps_that_papers_report_rows_and_exits_2(fake_papers, t
     proc = papers("report", "--results-dir", str(tmp_path))
     assert proc.returncode == 2 and "missing field" in proc.stderr and "Traceback" not in proc.stderr
     assert (tmp_path / "good" / "REPORT.md").read_text() == report_before
-    assert "good," in (tmp_path / "summary.csv").read_text() and "raises," in (tmp_path / "summary.csv").read_text()
+    assert (
+        "good," in (tmp_path / "summary.csv").read_text()
+        and "raises," in (tmp_path / "summary.csv").read_text()
+    )
 
 
+@pytest.mark.slow
 def test_all_runs_each_paper_in_its_own_process_with_a_timeout(fake_papers, tmp_path):
-    proc = papers("reproduce", "--all", "--tier", "quick", "--jobs", "2", "--timeout", "20",
-                  "--results-dir", str(tmp_path), timeout=240)
+    proc = papers(
+        "reproduce",
+        "--all",
+        "--tier",
+        "quick",
+        "--jobs",
+        "2",
+        "--timeout",
+        "10",
+        "--results-dir",
+        str(tmp_path),
+        timeout=240,
+    )
     assert proc.returncode == 1
-    assert "slow: timed out after 20 s" in proc.stdout and "total" in proc.stdout
+    assert "slow: timed out after 10 s" in proc.stdout and "total" in proc.stdout
     good = json.loads((tmp_path / "good" / "quick-cpu.json").read_text())
     slow = json.loads((tmp_path / "slow" / "quick-cpu.json").read_text())
     assert good["status"] == "ok" and slow["status"] == "error" and "timed out" in slow["error"]
 
 
+@pytest.mark.slow
 def test_timeout_keeps_the_last_good_record(fake_papers, tmp_path):
     env = {**os.environ, "FAKE_SLOW_SECONDS": "0"}
-    assert papers("reproduce", "slow", "--tier", "quick", "--results-dir", str(tmp_path), env=env).returncode == 0
+    assert (
+        papers("reproduce", "slow", "--tier", "quick", "--results-dir", str(tmp_path), env=env).returncode
+        == 0
+    )
     before = (tmp_path / "slow" / "quick-cpu.json").read_bytes()
-    proc = papers("reproduce", "--all", "--tier", "quick", "--jobs", "2", "--timeout", "15",
-                  "--results-dir", str(tmp_path), timeout=240)
+    proc = papers(
+        "reproduce",
+        "--all",
+        "--tier",
+        "quick",
+        "--jobs",
+        "2",
+        "--timeout",
+        "10",
+        "--results-dir",
+        str(tmp_path),
+        timeout=240,
+    )
     assert "slow: timed out" in proc.stdout
     assert (tmp_path / "slow" / "quick-cpu.json").read_bytes() == before
     failed = json.loads((tmp_path / "slow" / "quick-cpu.failed.json").read_text())
@@ -124,26 +176,65 @@ def test_timeout_keeps_the_last_good_record(fake_papers, tmp_path):
 
 
 def test_sigterm_to_the_parent_kills_the_running_children(fake_papers, tmp_path):
-    proc = subprocess.Popen([sys.executable, "-m", "papers", "reproduce", "--all", "--tier", "quick", "--jobs", "1",
-                             "--timeout", "600", "--results-dir", str(tmp_path)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "papers",
+            "reproduce",
+            "--all",
+            "--tier",
+            "quick",
+            "--jobs",
+            "1",
+            "--timeout",
+            "600",
+            "--results-dir",
+            str(tmp_path),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.time() + 60
     children = []
     while time.time() < deadline and not children:
         time.sleep(0.5)
-        out = subprocess.run(["pgrep", "-f", f"--results-dir {tmp_path} --jobs 1"], capture_output=True, text=True)
+        out = subprocess.run(
+            ["pgrep", "-f", "--", f"--results-dir {tmp_path} --jobs 1"], capture_output=True, text=True
+        )
         children = [int(p) for p in out.stdout.split()]
+    assert children, "no paper process was seen running"
     proc.send_signal(signal.SIGTERM)
     proc.communicate(timeout=60)
     time.sleep(1)
-    alive = subprocess.run(["pgrep", "-f", f"--results-dir {tmp_path} --jobs 1"], capture_output=True, text=True)
+    alive = subprocess.run(
+        ["pgrep", "-f", "--", f"--results-dir {tmp_path} --jobs 1"], capture_output=True, text=True
+    )
     assert alive.stdout.strip() == "", "a child outlived its parent"
 
 
 def test_sigint_during_all_says_what_was_written(fake_papers, tmp_path):
-    proc = subprocess.Popen([sys.executable, "-m", "papers", "reproduce", "--all", "--tier", "quick", "--jobs", "1",
-                             "--timeout", "600", "--results-dir", str(tmp_path)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "papers",
+            "reproduce",
+            "--all",
+            "--tier",
+            "quick",
+            "--jobs",
+            "1",
+            "--timeout",
+            "600",
+            "--results-dir",
+            str(tmp_path),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.time() + 90
     while time.time() < deadline and not (tmp_path / "good" / "quick-cpu.json").exists():
         time.sleep(0.5)
@@ -155,7 +246,9 @@ def test_sigint_during_all_says_what_was_written(fake_papers, tmp_path):
 
 
 def test_broken_pipe_exits_quietly(fake_papers):
-    proc = subprocess.run(f"{sys.executable} -m papers list | head -1", shell=True, capture_output=True, text=True)
+    proc = subprocess.run(
+        f"{sys.executable} -m papers list | head -1", shell=True, capture_output=True, text=True
+    )
     assert "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr
 
 
@@ -191,7 +284,9 @@ def test_new_creates_a_paper_that_verifies(fake_papers, tmp_path):
 
     created = create_paper("my_paper", tests_dir=tmp_path)
     try:
-        assert (fake_papers / "my_paper" / "claims.toml").exists() and (tmp_path / "test_my_paper.py").exists()
+        assert (fake_papers / "my_paper" / "claims.toml").exists() and (
+            tmp_path / "test_my_paper.py"
+        ).exists()
         from papers.harness import registry
         from papers.harness.verify import paper_problems
 

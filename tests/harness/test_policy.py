@@ -40,10 +40,12 @@ def test_none_leaves_every_library_alone():
 
 
 def test_limit_holds_for_torch_imported_after_the_harness():
-    code = ("from papers.harness.policy import limit_threads\n"
-            "with limit_threads(1):\n"
-            "    import torch\n"
-            "    assert torch.get_num_threads() == 1, torch.get_num_threads()\n")
+    code = (
+        "from papers.harness.policy import limit_threads\n"
+        "with limit_threads(1):\n"
+        "    import torch\n"
+        "    assert torch.get_num_threads() == 1, torch.get_num_threads()\n"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
 

@@ -16,11 +16,17 @@ def verdicts(record):
 def test_good_run_is_judged_and_recorded(fake_papers, tmp_path):
     record = runner.run_paper("good", "quick", "cpu", 0, tmp_path)
     assert record.status == "ok" and len(record.seeds) == 1
-    assert verdicts(record) == {"x_at_least_one": REPRODUCED, "x_below_one": NOT_REPRODUCED,
-                                "y_near_x": REPRODUCED, "full_only": NOT_CHECKED}
+    assert verdicts(record) == {
+        "x_at_least_one": REPRODUCED,
+        "x_below_one": NOT_REPRODUCED,
+        "y_near_x": REPRODUCED,
+        "full_only": NOT_CHECKED,
+    }
     on_disk = json.loads((tmp_path / "good" / "quick-cpu.json").read_text())
     assert on_disk["schema_version"] == 2 and on_disk["metrics"]["seconds"]["volatile"] is True
-    assert on_disk["figures"] == ["quick-cpu-line.png"] and (tmp_path / "good" / "quick-cpu-line.png").exists()
+    assert (
+        on_disk["figures"] == ["quick-cpu-line.png"] and (tmp_path / "good" / "quick-cpu-line.png").exists()
+    )
     assert on_disk["environment"]["packages"]["numpy"] and on_disk["peak_memory_mb"] > 0
     kinds = {c["id"]: (c["kind"], c["threshold_from"]) for c in on_disk["claims"]}
     assert kinds["y_near_x"] == ("check", None) and kinds["full_only"] == ("paper", "interpretation")
@@ -74,7 +80,10 @@ def test_a_failed_run_keeps_the_last_good_record(fake_papers, tmp_path):
     before = path.read_bytes()
     failed = good.__class__(**{**good.__dict__, "status": "error", "error": "boom", "figures": []})
     assert runner.save_record(failed, tmp_path) == tmp_path / "good" / "quick-cpu.failed.json"
-    assert path.read_bytes() == before and read_record(tmp_path / "good" / "quick-cpu.failed.json").error == "boom"
+    assert (
+        path.read_bytes() == before
+        and read_record(tmp_path / "good" / "quick-cpu.failed.json").error == "boom"
+    )
     runner.run_paper("good", "quick", "cpu", 0, tmp_path)
     assert not (tmp_path / "good" / "quick-cpu.failed.json").exists(), "a good run clears the failed attempt"
 
@@ -115,4 +124,3 @@ def test_registry_finds_the_fake_papers(fake_papers):
 
     assert registry.slugs() == sorted(["good", "raises", "nan", "slow", "interrupted"])
     assert [k.name for k in kernels_of(registry.kernels_module("good"))] == ["summing"]
-

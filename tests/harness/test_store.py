@@ -6,12 +6,40 @@ from papers.harness.record import ClaimResult, MetricResult, Record
 from papers.harness.store import SCHEMA_VERSION, RecordError, read_all, read_record, tidy, write_record
 
 RECORD = Record(
-    paper="demo", title="Demo", arxiv="0000.0", tier="quick", device="cpu", seed=0, seeds=[11], status="ok",
-    error=None, git_commit="abc", git_dirty=False, started_at="2026-01-01T00:00:00+00:00", wall_seconds=1.0,
-    peak_memory_mb=10.0, environment={"packages": {}},
+    paper="demo",
+    title="Demo",
+    arxiv="0000.0",
+    tier="quick",
+    device="cpu",
+    seed=0,
+    seeds=[11],
+    status="ok",
+    error=None,
+    git_commit="abc",
+    git_dirty=False,
+    started_at="2026-01-01T00:00:00+00:00",
+    wall_seconds=1.0,
+    peak_memory_mb=10.0,
+    environment={"packages": {}},
     metrics={"x": MetricResult(2.0, samples=[2.0], ci_low=2.0, ci_high=2.0)},
-    claims=[ClaimResult("c", "paper", "abstract", "s", "x", ">= 1", "reproduced", "reproduced", "paper",
-                        measured=2.0, ci_low=2.0, ci_high=2.0, n=1)])
+    claims=[
+        ClaimResult(
+            "c",
+            "paper",
+            "abstract",
+            "s",
+            "x",
+            ">= 1",
+            "reproduced",
+            "reproduced",
+            "paper",
+            measured=2.0,
+            ci_low=2.0,
+            ci_high=2.0,
+            n=1,
+        )
+    ],
+)
 
 
 def test_round_trip(tmp_path):
@@ -31,15 +59,18 @@ def test_failed_write_leaves_the_old_record_and_no_temp_file(tmp_path):
     assert [p.name for p in path.parent.iterdir()] == ["quick-cpu.json"]
 
 
-@pytest.mark.parametrize("broken, message", [
-    ({"schema_version": 99}, "schema version 99"),
-    ({"schema_version": SCHEMA_VERSION}, "missing field"),
-    ("drop:claims.0.verdict", "missing field 'verdict'"),
-    ("set:claims.0.verdict=maybe", "not a known verdict"),
-    ("set:wall_seconds=fast", "wall_seconds"),
-    ("set:status=fine", "status"),
-    ("set:metrics=[]", "'metrics' must be an object"),
-])
+@pytest.mark.parametrize(
+    "broken, message",
+    [
+        ({"schema_version": 99}, "schema version 99"),
+        ({"schema_version": SCHEMA_VERSION}, "missing field"),
+        ("drop:claims.0.verdict", "missing field 'verdict'"),
+        ("set:claims.0.verdict=maybe", "not a known verdict"),
+        ("set:wall_seconds=fast", "wall_seconds"),
+        ("set:status=fine", "status"),
+        ("set:metrics=[]", "'metrics' must be an object"),
+    ],
+)
 def test_incomplete_or_corrupt_records_are_one_clear_error(tmp_path, broken, message):
     path = tmp_path / "demo" / "quick-cpu.json"
     data = RECORD.to_dict()

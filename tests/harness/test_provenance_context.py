@@ -1,0 +1,115 @@
+"""provenance.py, context.py and verify.py, tested directly."""
+
+import importlib
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from papers.harness import provenance
+from papers.harness.context import RunContext
+from papers.harness.verify import paper_problems, problems
+
+
+def test_git_state_is_this_checkout():
+    commit, dirty = provenance.git_state()
+    head = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=provenance.REPO, capture_output=True, text=True
+    ).stdout
+    assert commit == head.strip() and isinstance(dirty, bool)
+
+
+def test_git_state_outside_a_repository(monkeypatch, tmp_path):
+    monkeypatch.setattr(provenance, "REPO", tmp_path)
+    assert provenance.git_state() == (None, None)
+
+
+def test_environment_names_versions_cpu_and_blas():
+    env = provenance.environment("cpu")
+    assert env["packages"]["numpy"] == np.__version__ and re.match(r"3\.\d+", env["packages"]["python"])
+    assert env["cpu"] and env["threads"] >= 1 and env["gpu"] is None
+    assert all({"internal_api", "num_threads"} <= set(b) for b in env["blas"])
+
+
+def test_context_rng_streams_and_seeds_differ(tmp_path):
+    a = RunContext("p", "quick", "cpu", 7, tmp_path)
+    b = RunContext("p", "quick", "cpu", 8, tmp_path)
+    assert a.rng(0).random() == RunContext("p", "quick", "cpu", 7, tmp_path).rng(0).random()
+    assert a.rng(0).random() != a.rng(1).random() and a.rng(0).random() != b.rng(0).random()
+
+
+def test_context_keeps_figures_of_seed_zero_only(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    first = RunContext("p", "quick", "cpu", 1, tmp_path / "a", seed_index=0, n_seeds=2)
+    other = RunContext("p", "quick", "cpu", 2, tmp_path / "b", seed_index=1, n_seeds=2)
+    for ctx in (first, other):
+        ctx.save_figure(plt.figure(), "curve")
+    assert first.figures == ["quick-cpu-curve.png"] and (tmp_path / "a" / "quick-cpu-curve.png").exists()
+    assert other.figures == [] and not (tmp_path / "b").exists()
+    assert plt.get_fignums() == []
+
+
+def test_progress_is_silent_under_ci(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("CI", "true")
+    ctx = RunContext("p", "quick", "cpu", 1, tmp_path, seed_index=1, n_seeds=3)
+    assert list(ctx.progress(range(3))) == [0, 1, 2]
+    ctx.log("hello")
+    assert capsys.readouterr().err == "[p] hello\n"
+
+
+def test_verify_finds_missing_files_empty_headline_and_bad_settings(fake_papers, tmp_path):
+    assert paper_problems("good") == []
+    claims = fake_papers / "good" / "claims.toml"
+    experiment = fake_papers / "good" / "experiment.py"
+    method = fake_papers / "good" / "method.py"
+    saved = claims.read_text(), experiment.read_text()
+    from papers.harness import registry
+
+    try:
+        method.rename(tmp_path / "method.py")
+        claims.write_text(saved[0].replace('headline_metrics = ["x"]', "headline_metrics = []"))
+        experiment.write_text(saved[1].replace("@dataclass(frozen=True)", "@dataclass"))
+        registry._info.cache_clear()
+        sys.modules.pop("fakepapers.good.experiment", None)
+        importlib.invalidate_caches()
+        found = "\n".join(paper_problems("good"))
+        assert "missing method.py" in found and "headline_metrics is empty" in found
+        assert "frozen dataclass" in found
+    finally:
+        (tmp_path / "method.py").rename(method)
+        claims.write_text(saved[0])
+        experiment.write_text(saved[1])
+        registry._info.cache_clear()
+        sys.modules.pop("fakepapers.good.experiment", None)
+
+
+def test_verify_of_a_clean_results_folder(fake_papers, tmp_path):
+    paper, records = problems(tmp_path)
+    assert paper == [] and records == []
+
+
+@pytest.mark.parametrize(
+    "settings, message",
+    [
+        ("SETTINGS = {'quick': Settings(1)}", "no entry for tier(s) full"),
+        ("SETTINGS = {'quick': Settings(1), 'full': Settings(2), 'paper': Settings(3)}", "does not declare"),
+        ("SETTINGS = [1]", "must be a dict"),
+    ],
+)
+def test_settings_problems(fake_papers, settings, message):
+    from dataclasses import dataclass
+
+    from papers.harness.settings import settings_problems
+
+    @dataclass(frozen=True)
+    class Settings:
+        n: int
+
+    value = eval(settings.split(" = ", 1)[1], {"Settings": Settings})
+    assert any(message in p for p in settings_problems("good", value))
