@@ -1,4 +1,5 @@
 """ERNODE / SRNODE against vanilla, STEER and a higher-order regulariser on a digits neural ODE."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -8,7 +9,11 @@ from papers.blackbox_node.method import ernode, srnode
 from papers.common import node_digits
 from papers.common.node_digits import compare_arms, comparison_metrics, plot_comparison, unregularised
 
-WEIGHTS = {"ernode": 0.3, "srnode": 0.05, "taylor": 0.01}  # picked on the earlier 1e-4 testbed (issue 5), kept
+WEIGHTS = {
+    "ernode": 0.3,
+    "srnode": 0.05,
+    "taylor": 0.01,
+}  # picked on the earlier 1e-4 testbed (issue 5), kept
 STEER_B = 0.5
 
 
@@ -19,8 +24,10 @@ class Settings(node_digits.Settings):
     baselines: bool = False
 
 
-SETTINGS = {"quick": Settings(train_steps=40, timing_rounds=5),
-            "full": Settings(train_steps=150, baselines=True)}
+SETTINGS = {
+    "quick": Settings(train_steps=40, timing_rounds=5),
+    "full": Settings(train_steps=150, baselines=True),
+}
 
 
 def arms(baselines: bool) -> dict:

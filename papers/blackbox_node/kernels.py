@@ -1,4 +1,5 @@
 """Timed kernels: a DP5 prediction solve and one ERNODE training step of the digits neural ODE."""
+
 from __future__ import annotations
 
 from papers.harness import kernel

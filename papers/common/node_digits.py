@@ -8,6 +8,7 @@ rtol = atol = 1e-9 in float64, with backpropagation through it (discrete adjoint
 regulariser brings its own solve. `Trainer.step` runs one optimiser step, so several arms are
 trained in turn (interleaved), which makes their training times comparable on a shared machine.
 """
+
 from __future__ import annotations
 
 import time
@@ -68,8 +69,9 @@ def unregularised(model: ODEClassifier, x: torch.Tensor, gen: torch.Generator) -
 
 
 def heuristic_penalty(error_weight: float = 0.0, stiffness_weight: float = 0.0) -> Regulariser:
-    """Global solver-heuristic regulariser: loss + error_weight * sum_j E_j |h_j| + stiffness_weight * sum_j S_j
-    over the accepted steps of the training solve (ERNODE / SRNODE), by backprop through the solver."""
+    """Global solver-heuristic regulariser: loss + error_weight * sum_j E_j |h_j|
+    + stiffness_weight * sum_j S_j over the accepted steps of the training solve (ERNODE / SRNODE),
+    by backprop through the solver."""
 
     def forward(model: ODEClassifier, x: torch.Tensor, gen: torch.Generator) -> Forward:
         sol = model.solve(x)
@@ -149,11 +151,11 @@ class Evaluation:
 
 def batches(X: torch.Tensor, batch_size: int) -> list[torch.Tensor]:
     """X cut into consecutive batches of `batch_size` rows (the last may be shorter)."""
-    return [X[i:i + batch_size] for i in range(0, len(X), batch_size)]
+    return [X[i : i + batch_size] for i in range(0, len(X), batch_size)]
 
 
 def evaluate(model: ODEClassifier, X: torch.Tensor, y: torch.Tensor, batch_size: int = 128) -> Evaluation:
-    """Predict X in batches with the adaptive solver; accuracy, mean NFE and accepted steps per batch solve."""
+    """Predict X in batches with the adaptive solver: accuracy, and mean NFE and accepted steps per batch."""
     correct, nfes, steps = 0, [], []
     with torch.no_grad():
         for xb, yb in zip(batches(X, batch_size), batches(y, batch_size)):
@@ -205,25 +207,49 @@ class ArmResult:
     speedups: list[float]
 
 
-def compare_arms(ctx, arms: dict[str, Regulariser], settings: Settings, baseline: str = "vanilla",
-                 ) -> dict[str, ArmResult]:
+def compare_arms(
+    ctx,
+    arms: dict[str, Regulariser],
+    settings: Settings,
+    baseline: str = "vanilla",
+) -> dict[str, ArmResult]:
     """Train each arm from the same initial weights and batches (interleaved), evaluate them all, and time
     the prediction of the test set against the baseline's (interleaved rounds, seconds baseline / arm)."""
     from papers.common.timing import interleaved_ratios
 
     data = digits_tensors(ctx.seed, device=ctx.device, dtype=DTYPE)
-    trainers = {name: Trainer(build_classifier(settings.hidden, ctx.seed, ctx.device), data, reg,
-                              steps=settings.train_steps, batch_size=settings.batch_size, lr=settings.lr,
-                              seed=ctx.seed, synchronize=ctx.synchronize)
-                for name, reg in arms.items()}
-    train_interleaved(trainers, settings.train_steps,
-                      lambda it: ctx.progress(it, total=settings.train_steps, desc=f"seed {ctx.seed_index}"))
+    trainers = {
+        name: Trainer(
+            build_classifier(settings.hidden, ctx.seed, ctx.device),
+            data,
+            reg,
+            steps=settings.train_steps,
+            batch_size=settings.batch_size,
+            lr=settings.lr,
+            seed=ctx.seed,
+            synchronize=ctx.synchronize,
+        )
+        for name, reg in arms.items()
+    }
+    train_interleaved(
+        trainers,
+        settings.train_steps,
+        lambda it: ctx.progress(it, total=settings.train_steps, desc=f"seed {ctx.seed_index}"),
+    )
     predict = {n: predictor(t.model, data.X_test, settings.batch_size) for n, t in trainers.items()}
-    return {n: ArmResult(evaluate(t.model, data.X_test, data.y_test, settings.batch_size), t.train_time, list(t.nfe),
-                         [] if n == baseline else interleaved_ratios(predict[baseline], predict[n],
-                                                                     rounds=settings.timing_rounds,
-                                                                     synchronize=ctx.synchronize))
-            for n, t in trainers.items()}
+    return {
+        n: ArmResult(
+            evaluate(t.model, data.X_test, data.y_test, settings.batch_size),
+            t.train_time,
+            list(t.nfe),
+            []
+            if n == baseline
+            else interleaved_ratios(
+                predict[baseline], predict[n], rounds=settings.timing_rounds, synchronize=ctx.synchronize
+            ),
+        )
+        for n, t in trainers.items()
+    }
 
 
 def comparison_metrics(results: dict[str, ArmResult], baseline: str = "vanilla") -> dict:
@@ -233,8 +259,10 @@ def comparison_metrics(results: dict[str, ArmResult], baseline: str = "vanilla")
     from papers.harness import Metric
 
     base = results[baseline]
-    metrics = {f"{baseline}_error_pts": Metric(100 * (1 - base.evaluation.accuracy), "points"),
-               f"{baseline}_test_steps": Metric(base.evaluation.mean_steps, "steps")}
+    metrics = {
+        f"{baseline}_error_pts": Metric(100 * (1 - base.evaluation.accuracy), "points"),
+        f"{baseline}_test_steps": Metric(base.evaluation.mean_steps, "steps"),
+    }
     for arm, r in results.items():
         metrics[f"{arm}_accuracy"] = Metric(r.evaluation.accuracy, "fraction", lower_is_better=False)
         metrics[f"{arm}_test_nfe"] = Metric(r.evaluation.mean_nfe, "evaluations")
@@ -242,8 +270,9 @@ def comparison_metrics(results: dict[str, ArmResult], baseline: str = "vanilla")
         if arm == baseline:
             continue
         metrics[f"{arm}_nfe_ratio"] = Metric(r.evaluation.mean_nfe / base.evaluation.mean_nfe, "x")
-        metrics[f"{arm}_accuracy_drop_pts"] = Metric(100 * (base.evaluation.accuracy - r.evaluation.accuracy),
-                                                     "points")
+        metrics[f"{arm}_accuracy_drop_pts"] = Metric(
+            100 * (base.evaluation.accuracy - r.evaluation.accuracy), "points"
+        )
         metrics[f"{arm}_train_time_ratio"] = Metric(r.train_time / base.train_time, "x", volatile=True)
         metrics[f"{arm}_speedup"] = Metric(samples=r.speedups, unit="x", lower_is_better=False, volatile=True)
     return metrics
@@ -260,14 +289,21 @@ def plot_comparison(ctx, results: dict[str, ArmResult], name: str = "nfe_and_tim
         nfe = np.asarray(results[arm].train_nfe, dtype=float)
         window = max(1, len(nfe) // 20)
         left.plot(np.convolve(nfe, np.ones(window) / window, mode="valid"), label=arm)
-    left.set(xlabel="training step", ylabel="NFE per training solve (moving mean)",
-             title="Solver cost during training")
+    left.set(
+        xlabel="training step",
+        ylabel="NFE per training solve (moving mean)",
+        title="Solver cost during training",
+    )
     left.legend()
     x = np.arange(len(arms))
-    nfe_bars = right.bar(x - 0.2, [results[a].evaluation.mean_nfe for a in arms], 0.4, label="test NFE per batch")
+    nfe_bars = right.bar(
+        x - 0.2, [results[a].evaluation.mean_nfe for a in arms], 0.4, label="test NFE per batch"
+    )
     twin = right.twinx()
     speedups = [float(np.median(results[a].speedups)) if results[a].speedups else 1.0 for a in arms]
-    speed_bars = twin.bar(x + 0.2, speedups, 0.4, color="tab:orange", label="prediction speed-up (median round)")
+    speed_bars = twin.bar(
+        x + 0.2, speedups, 0.4, color="tab:orange", label="prediction speed-up (median round)"
+    )
     right.set_xticks(x, arms, rotation=30)
     right.set(ylabel="NFE per test batch", title="Test cost and prediction speed-up")
     right.set_ylim(0, 1.3 * max(r.evaluation.mean_nfe for r in results.values()))

@@ -1,10 +1,17 @@
 """Local (unbiased, biased) against global error regularisation of a digits neural ODE."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from papers.common import node_digits
-from papers.common.node_digits import compare_arms, comparison_metrics, heuristic_penalty, plot_comparison, unregularised
+from papers.common.node_digits import (
+    compare_arms,
+    comparison_metrics,
+    heuristic_penalty,
+    plot_comparison,
+    unregularised,
+)
 from papers.harness import Metric
 from papers.local_reg_nde.method import local_biased, local_unbiased, local_unbiased_continuous_adjoint
 
@@ -19,14 +26,20 @@ class Settings(node_digits.Settings):
     adjoint: bool = False
 
 
-SETTINGS = {"quick": Settings(train_steps=40, timing_rounds=5),
-            "full": Settings(train_steps=150, adjoint=True)}
+SETTINGS = {
+    "quick": Settings(train_steps=40, timing_rounds=5),
+    "full": Settings(train_steps=150, adjoint=True),
+}
 
 
 def arms(adjoint: bool) -> dict:
     """The training arms: name -> regulariser; the continuous-adjoint arm where asked."""
-    out = {"vanilla": unregularised, "global": heuristic_penalty(error_weight=WEIGHT),
-           "local_unbiased": local_unbiased(WEIGHT), "local_biased": local_biased(WEIGHT)}
+    out = {
+        "vanilla": unregularised,
+        "global": heuristic_penalty(error_weight=WEIGHT),
+        "local_unbiased": local_unbiased(WEIGHT),
+        "local_biased": local_biased(WEIGHT),
+    }
     if adjoint:
         out["local_adjoint"] = local_unbiased_continuous_adjoint(WEIGHT)
     return out
@@ -41,7 +54,8 @@ def run(ctx):
     for arm in ("local_unbiased", "local_biased"):
         metrics[f"{arm}_vs_global_nfe"] = Metric(nfe[arm] / nfe["global"], "x")
         metrics[f"{arm}_vs_global_train_time"] = Metric(
-            results[arm].train_time / results["global"].train_time, "x", volatile=True)
+            results[arm].train_time / results["global"].train_time, "x", volatile=True
+        )
     if s.adjoint:
         metrics["local_adjoint_vs_unbiased_nfe"] = Metric(nfe["local_adjoint"] / nfe["local_unbiased"], "x")
     return metrics

@@ -1,4 +1,5 @@
 """Timed kernels: the local regulariser (one DP5 step and its gradient) and one local training step."""
+
 from __future__ import annotations
 
 from papers.harness import kernel

@@ -6,10 +6,22 @@ import torch
 import torchdiffeq
 
 from papers.common.mlp_digits import digits_tensors
+from papers.common.node_digits import (
+    DTYPE,
+    ArmResult,
+    Evaluation,
+    ODEClassifier,
+    Settings,
+    Trainer,
+    build_classifier,
+    compare_arms,
+    comparison_metrics,
+    evaluate,
+    predictor,
+    train_interleaved,
+    unregularised,
+)
 from papers.harness.policy import limit_threads
-from papers.common.node_digits import (DTYPE, ArmResult, Evaluation, ODEClassifier, Settings, Trainer,
-                                       build_classifier, compare_arms, comparison_metrics, evaluate, predictor,
-                                       train_interleaved, unregularised)
 
 
 @pytest.fixture(autouse=True)
@@ -37,8 +49,9 @@ def test_solve_agrees_with_torchdiffeq_dopri5():
     x = _small_data().X_train[:5]
     with torch.no_grad():
         ours = m.solve(x).ys[-1]
-        ref = torchdiffeq.odeint(m.field, x, torch.tensor([0.0, 1.0], dtype=DTYPE), method="dopri5",
-                                 rtol=1e-11, atol=1e-11)[-1]
+        ref = torchdiffeq.odeint(
+            m.field, x, torch.tensor([0.0, 1.0], dtype=DTYPE), method="dopri5", rtol=1e-11, atol=1e-11
+        )[-1]
     assert torch.allclose(ours, ref, rtol=0, atol=1e-7)
 
 
@@ -46,7 +59,9 @@ def test_training_is_deterministic_and_lowers_the_loss():
     data = _small_data()
     runs = []
     for _ in range(2):
-        tr = Trainer(build_classifier(16, seed=3), data, unregularised, steps=12, batch_size=32, lr=1e-2, seed=3)
+        tr = Trainer(
+            build_classifier(16, seed=3), data, unregularised, steps=12, batch_size=32, lr=1e-2, seed=3
+        )
         train_interleaved({"a": tr}, 12)
         runs.append(tr)
     assert runs[0].losses == runs[1].losses and runs[0].nfe == runs[1].nfe
@@ -70,8 +85,10 @@ def test_evaluate_and_predictor_agree_with_per_batch_solves():
 
 
 def test_comparison_metrics_are_ratios_to_the_baseline():
-    results = {"vanilla": ArmResult(Evaluation(0.90, 100.0, 16.5), 4.0, [100], []),
-               "reg": ArmResult(Evaluation(0.88, 40.0, 6.3), 1.0, [40], [2.0, 3.0])}
+    results = {
+        "vanilla": ArmResult(Evaluation(0.90, 100.0, 16.5), 4.0, [100], []),
+        "reg": ArmResult(Evaluation(0.88, 40.0, 6.3), 1.0, [40], [2.0, 3.0]),
+    }
     m = comparison_metrics(results)
     assert m["reg_nfe_ratio"].value == pytest.approx(0.4)
     assert m["reg_accuracy_drop_pts"].value == pytest.approx(2.0)
@@ -85,10 +102,14 @@ def test_arms_start_alike_and_see_the_same_batches(monkeypatch):
     import papers.common.node_digits as nd
 
     monkeypatch.setattr(nd, "digits_tensors", lambda seed, device, dtype: _small_data())
-    ctx = SimpleNamespace(seed=5, seed_index=0, device="cpu", synchronize=lambda: None,
-                          progress=lambda it, **kwargs: it)
-    out = compare_arms(ctx, {"vanilla": unregularised, "twin": unregularised},
-                       Settings(train_steps=2, batch_size=32, hidden=8, timing_rounds=2))
+    ctx = SimpleNamespace(
+        seed=5, seed_index=0, device="cpu", synchronize=lambda: None, progress=lambda it, **kwargs: it
+    )
+    out = compare_arms(
+        ctx,
+        {"vanilla": unregularised, "twin": unregularised},
+        Settings(train_steps=2, batch_size=32, hidden=8, timing_rounds=2),
+    )
     assert out["vanilla"].train_nfe == out["twin"].train_nfe
     assert out["vanilla"].evaluation == out["twin"].evaluation
     assert out["vanilla"].speedups == [] and len(out["twin"].speedups) == 2
