@@ -4,7 +4,8 @@ Notation follows the paper: x_{k+1} = x_k - (H_k + lambda_k B)^{-1} g_k with
 lambda_k = ||g_k||_* / gamma_k, where ||g||_* = sqrt(g^T B^{-1} g) is the dual norm of the
 metric B and H_k is any approximation of the Hessian at x_k. A trial step is accepted when
 f(x_k) - f(x_{k+1}) >= ||g_{k+1}||_*^2 / (8 lambda_k); gamma_k is then doubled, otherwise
-halved and the step recomputed.
+halved and the step recomputed. A rank-one approximation H_k = alpha v v^T (the Fisher term of the
+authors' equations experiment) is solved by the Sherman-Morrison formula in O(d^2) per trial.
 """
 from __future__ import annotations
 
@@ -44,21 +45,45 @@ class CountingOracle:
         return float(self._f(x)), self._grad(x)
 
 
-def dual_norm(B: np.ndarray | None) -> Callable[[np.ndarray], float]:
-    """||g||_* = sqrt(g^T B^{-1} g) for the metric B (Euclidean norm when B is None)."""
-    if B is None:
-        return lambda g: float(np.linalg.norm(g))
-    factor = scipy.linalg.cho_factor(B)
-    return lambda g: float(np.sqrt(g @ scipy.linalg.cho_solve(factor, g)))
+@dataclass(frozen=True)
+class RankOne:
+    """The matrix alpha v v^T, kept as its factors (alpha >= 0)."""
+
+    alpha: float
+    v: np.ndarray
 
 
-def regularized_newton_step(H: np.ndarray, lam: float, B: np.ndarray | None, g: np.ndarray) -> np.ndarray | None:
+class Geometry:
+    """The metric B (Euclidean when None): B^{-1} applied through one Cholesky factorisation."""
+
+    def __init__(self, B: np.ndarray | None):
+        self.B = B
+        self._factor = None if B is None else scipy.linalg.cho_factor(B)
+
+    def inverse(self, g: np.ndarray) -> np.ndarray:
+        """B^{-1} g."""
+        return g if self._factor is None else scipy.linalg.cho_solve(self._factor, g)
+
+    def dual_norm(self, g: np.ndarray) -> float:
+        """||g||_* = sqrt(g^T B^{-1} g)."""
+        return float(np.sqrt(g @ self.inverse(g)))
+
+
+def regularized_newton_step(H: np.ndarray, lam: float, B: np.ndarray | None,
+                            g: np.ndarray) -> np.ndarray | None:
     """delta = -(H + lam B)^{-1} g by Cholesky; None when H + lam B is not positive definite."""
     M = H + lam * (np.eye(len(g)) if B is None else B)
     try:
         return scipy.linalg.cho_solve(scipy.linalg.cho_factor(M), -g)
     except (np.linalg.LinAlgError, ValueError):
         return None
+
+
+def rank_one_newton_step(H: RankOne, lam: float, geometry: Geometry, g: np.ndarray) -> np.ndarray:
+    """delta = -(alpha v v^T + lam B)^{-1} g by Sherman-Morrison: two products with B^{-1}, no
+    factorisation."""
+    Bg, Bv = geometry.inverse(g), geometry.inverse(H.v)
+    return -(Bg - H.alpha * (H.v @ Bg) / (lam + H.alpha * (H.v @ Bv)) * Bv) / lam
 
 
 def run_iterations(step: Callable, oracle: CountingOracle, x0: np.ndarray, norm: Callable,
@@ -85,26 +110,38 @@ def run_iterations(step: Callable, oracle: CountingOracle, x0: np.ndarray, norm:
 
 def gradnorm_method(f: Callable, grad: Callable, hess_approx: Callable, x0: np.ndarray, *,
                     B: np.ndarray | None = None, gamma0: float = 1.0, f_star: float | None = None,
-                    tol: float = 1e-8, max_iter: int = 1000, max_search: int = 60) -> Trace:
-    """Algorithm 1: gradient-regularised Newton steps with approximate Hessians H_k = hess_approx(x_k).
+                    tol: float = 1e-8, max_iter: int = 1000, max_search: int = 60,
+                    on_trial: Callable | None = None) -> Trace:
+    """Algorithm 1: gradient-regularised Newton steps with approximate Hessians H_k = hess_approx(x_k)
+    (a dense matrix, or a `RankOne`).
 
     gamma_k adapts by doubling after an accepted step and halving after a rejected one, so the
     method needs no smoothness constant; it stops when f(x_k) - f_star <= tol.
+    `on_trial(x_k, gamma, lam, delta, accepted)` is called after every trial step (for monitoring;
+    delta is None when H + lam B is not positive definite).
     """
     oracle = CountingOracle(f, grad)
-    norm = dual_norm(B)
+    geometry = Geometry(B)
+    norm = geometry.dual_norm
     gamma = [gamma0]
 
     def step(x, fx, gx):
         H = hess_approx(x)
         for _ in range(max_search):
             lam = norm(gx) / gamma[0]
-            delta = regularized_newton_step(H, lam, B, gx)
+            if isinstance(H, RankOne):
+                delta = rank_one_newton_step(H, lam, geometry, gx)
+            else:
+                delta = regularized_newton_step(H, lam, B, gx)
+            accepted = False
             if delta is not None:
                 f_new, g_new = oracle(x + delta)
-                if fx - f_new >= norm(g_new) ** 2 / (8 * lam):
-                    gamma[0] *= 2
-                    return x + delta, f_new, g_new
+                accepted = fx - f_new >= norm(g_new) ** 2 / (8 * lam)
+            if on_trial is not None:
+                on_trial(x, gamma[0], lam, delta, accepted)
+            if accepted:
+                gamma[0] *= 2
+                return x + delta, f_new, g_new
             gamma[0] /= 2
         return x, fx, gx
 

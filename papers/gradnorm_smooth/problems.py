@@ -7,6 +7,8 @@ import numpy as np
 import scipy.optimize
 from scipy.special import expit, logsumexp, softmax
 
+from papers.gradnorm_smooth.method import RankOne
+
 
 @dataclass(frozen=True)
 class LogSumExp:
@@ -106,6 +108,35 @@ class ChebyshevEquations:
         return r ** (self.p - 2) * J.T @ J + (self.p - 2) * r ** (self.p - 4) * np.outer(Ju, Ju)
 
 
+@dataclass(frozen=True)
+class LinearEquations:
+    """f(x) = (1/p) ||A x - b||^p, p > 2: equations with a linear operator u(x) = A x - b. With more
+    unknowns than equations (A wide, full row rank) the minimisers form an affine set and f* = 0."""
+
+    A: np.ndarray
+    b: np.ndarray
+    p: float
+
+    def value(self, x: np.ndarray) -> float:
+        return float(np.linalg.norm(self.A @ x - self.b) ** self.p / self.p)
+
+    def grad(self, x: np.ndarray) -> np.ndarray:
+        u = self.A @ x - self.b
+        return np.linalg.norm(u) ** (self.p - 2) * (self.A.T @ u)
+
+    def hess(self, x: np.ndarray) -> np.ndarray:
+        """||u||^{p-2} A^T A + (p-2) ||u||^{p-4} (A^T u)(A^T u)^T."""
+        u = self.A @ x - self.b
+        r, Au = np.linalg.norm(u), self.A.T @ u
+        return r ** (self.p - 2) * self.A.T @ self.A + (self.p - 2) * r ** (self.p - 4) * np.outer(Au, Au)
+
+    def fisher_term(self, x: np.ndarray) -> RankOne:
+        """The Fisher term of the Hessian alone, (p-2) ||u||^{p-4} (A^T u)(A^T u)^T, as a rank-one
+        matrix; it drops ||u||^{p-2} A^T A, which in the metric B = A^T A is a multiple of B."""
+        u = self.A @ x - self.b
+        return RankOne((self.p - 2) * np.linalg.norm(u) ** (self.p - 4), self.A.T @ u)
+
+
 def lbfgs_minimum(problem, x0: np.ndarray) -> float:
     """f* by scipy's L-BFGS-B with tight tolerances, polished by exact Newton steps."""
     res = scipy.optimize.minimize(problem.value, x0, jac=problem.grad, method="L-BFGS-B",
@@ -117,6 +148,17 @@ def lbfgs_minimum(problem, x0: np.ndarray) -> float:
     return float(best)
 
 
+def random_linear_equations(rng: np.random.Generator, m: int, d: int, p: float) -> LinearEquations:
+    """A (m x d) and b uniform on [-1, 1], as in the authors' notebook."""
+    return LinearEquations(rng.uniform(-1, 1, (m, d)), rng.uniform(-1, 1, m), p)
+
+
 def random_logsumexp(rng: np.random.Generator, n: int, d: int, mu: float) -> LogSumExp:
     """A_ij and b_i uniform on [-1, 1], as in the authors' notebook."""
     return LogSumExp(rng.uniform(-1, 1, (n, d)), rng.uniform(-1, 1, n), mu)
+
+
+def centred_logsumexp(prob: LogSumExp) -> LogSumExp:
+    """The same data with every row a_i shifted by -grad f(0), so that the new gradient at 0 is
+    A^T pi(0) - sum(pi) grad f(0) = 0 and the minimiser is x* = 0 (the authors' "zero oracle")."""
+    return LogSumExp(prob.A - prob.grad(np.zeros(prob.A.shape[1])), prob.b, prob.mu)

@@ -4,6 +4,7 @@ carries its own: the thread limit declared in claims.toml, and matplotlib's Agg 
 from __future__ import annotations
 
 import contextlib
+import importlib
 import importlib.util
 import os
 import sys
@@ -30,24 +31,34 @@ def _xla_flags(threads: int) -> str:
     return " ".join(flags)
 
 
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
 @contextlib.contextmanager
 def limit_threads(threads: int | None):
-    """Run the body with at most `threads` compute threads in BLAS (threadpoolctl), torch (imported
-    here when installed, so that the limit holds whatever the paper imports first) and jax (through
-    XLA_FLAGS, effective when jax is first imported inside the body); restore all after.
-    ``None`` leaves every library as it is."""
+    """Run the body with at most `threads` compute threads in BLAS and OpenMP (threadpoolctl, over
+    numpy's and scipy's own BLAS, both loaded first, and through the environment for libraries
+    loaded later), torch (imported here when installed, so that the limit holds whatever the paper
+    imports first) and jax (through XLA_FLAGS, effective when jax is first imported inside the
+    body); restore all after. ``None`` leaves every library as it is."""
     if threads is None:
         yield
         return
     from threadpoolctl import threadpool_limits
 
+    for name in ("numpy", "scipy.linalg"):
+        if importlib.util.find_spec(name.split(".")[0]) is not None:
+            importlib.import_module(name)
     torch = None
     if "torch" in sys.modules or importlib.util.find_spec("torch") is not None:
         import torch
     before_torch = torch.get_num_threads() if torch is not None else None
-    before_xla = os.environ.get("XLA_FLAGS")
+    names = ("XLA_FLAGS", *THREAD_VARIABLES)
+    before_env = {name: os.environ.get(name) for name in names}
     if "jax" not in sys.modules:
         os.environ["XLA_FLAGS"] = _xla_flags(threads)
+    for name in THREAD_VARIABLES:
+        os.environ[name] = str(threads)
     with threadpool_limits(limits=threads):
         if torch is not None:
             torch.set_num_threads(threads)
@@ -56,7 +67,8 @@ def limit_threads(threads: int | None):
         finally:
             if torch is not None:
                 torch.set_num_threads(before_torch)
-            if before_xla is None:
-                os.environ.pop("XLA_FLAGS", None)
-            else:
-                os.environ["XLA_FLAGS"] = before_xla
+            for name, value in before_env.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value

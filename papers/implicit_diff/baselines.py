@@ -1,5 +1,5 @@
-"""References the paper compares implicit differentiation with: closed-form Jacobians
-(dense linear algebra in numpy) and unrolling (autodiff through the solver's iterations)."""
+"""References for implicit differentiation: closed-form Jacobians by dense linear algebra in numpy
+(unrolling, the paper's other baseline, is jax autodiff through the solvers' fori loops in problems.py)."""
 from __future__ import annotations
 
 import numpy as np
@@ -26,6 +26,18 @@ def lasso_jacobian(w, X):
     return J
 
 
-def unrolled(solver):
-    """The unrolling baseline: the solver itself, differentiated by jax through its loop."""
-    return solver
+def logistic_solution_and_jacobian(X, s, theta, iters: int = 50):
+    """w* of mean log(1 + exp(-s_i x_iᵀ w)) + ½ Σ θ_j w_j² by Newton's method (dense numpy), and
+    ∂w*/∂θ = -H(w*)⁻¹ diag(w*) with H the Hessian at w*."""
+    X, s, theta = np.asarray(X), np.asarray(s), np.asarray(theta)
+    n, d = X.shape
+    w = np.zeros(d)
+
+    def hessian(w):
+        p = 1 / (1 + np.exp(-X @ w))
+        return X.T @ (X * (p * (1 - p))[:, None]) / n + np.diag(np.broadcast_to(theta, (d,)))
+
+    for _ in range(iters):
+        grad = -X.T @ (s / (1 + np.exp(s * (X @ w)))) / n + theta * w
+        w = w - np.linalg.solve(hessian(w), grad)
+    return w, -np.linalg.solve(hessian(w), np.diag(w))

@@ -2,17 +2,37 @@
 Jacobian error bound, implicit against unrolled hypergradients, dataset distillation."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-from papers.common.timing import best_seconds
 from papers.harness import Metric
 
 RIDGE_THETA = 0.1          # per-feature ridge strength (diabetes, standardised X and y)
+LOGISTIC_THETA = 0.1       # per-feature ℓ2 strength of the logistic regression (breast_cancer)
+COUNTS = (2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)   # gradient-descent steps of the error-bound curves
 LASSO_THETA = 0.03         # per-feature lasso strength: 6 of 10 coefficients non-zero
 SVM_ITERS = 300            # projected-gradient iterations of the SVM dual (both methods)
 SVM_SMOOTHING = 1.0        # γ of the smoothed multiclass hinge
 DISTILL_L2 = 0.1           # ℓ2 strength of the inner logistic regression
 DISTILL_INNER_ITERS = 100  # warm-started inner gradient steps per outer step
+
+
+@dataclass(frozen=True)
+class Settings:
+    """svm_sizes: training-set sizes of the SVM hypergradient sweep (empty: no sweep); timing_rounds:
+    interleaved implicit/unrolled timing rounds at the largest size; distillation_steps: Adam steps of
+    dataset distillation (0: none)."""
+
+    svm_sizes: tuple[int, ...]
+    timing_rounds: int
+    distillation_steps: int
+
+
+SETTINGS = {
+    "quick": Settings(svm_sizes=(), timing_rounds=0, distillation_steps=0),
+    "full": Settings(svm_sizes=(150, 300, 600, 1200), timing_rounds=15, distillation_steps=300),
+}
 
 
 def run(ctx):
@@ -21,27 +41,32 @@ def run(ctx):
     from papers.implicit_diff.method import float64, jax_device
 
     with float64(), jax.default_device(jax_device(ctx.device)):
-        return _run(ctx)
+        return _run(ctx, SETTINGS[ctx.tier])
 
 
-def _run(ctx):
+def _run(ctx, settings: Settings):
     metrics = {}
     X, y = _diabetes(ctx.seed)
     metrics.update(ridge_jacobian_errors(X, y))
     metrics.update(lasso_jacobian_errors(X, y))
-    bound = error_bound_curve(X, y)
-    metrics["jacobian_error_slope"] = Metric(bound["slope_implicit"], "", lower_is_better=False)
-    metrics["jacobian_error_slope_gap"] = Metric(abs(bound["slope_implicit"] - 1.0))
-    metrics["unrolled_jacobian_error_slope"] = Metric(bound["slope_unrolled"], "", lower_is_better=False)
-    _figure_error_bound(ctx, bound)
-    if ctx.tier == "quick":
-        return metrics
-    sweep = svm_timing_sweep(ctx, sizes=(150, 300, 600, 1200))
-    metrics.update(sweep["metrics"])
-    _figure_svm(ctx, sweep)
-    distill = dataset_distillation(ctx, outer_steps=300)
-    metrics.update(distill["metrics"])
-    _figure_distillation(ctx, distill)
+    bounds = {"ridge, diabetes (affine J(x̂))": ridge_error_bound(X, y),
+              "logistic regression, breast_cancer": logistic_error_bound(ctx.seed)}
+    for prefix, bound in zip(("ridge", "logistic"), bounds.values()):
+        metrics[f"{prefix}_jacobian_error_slope"] = Metric(bound["slope_implicit"], "", lower_is_better=False)
+        metrics[f"{prefix}_unrolled_jacobian_error_slope"] = Metric(bound["slope_unrolled"], "",
+                                                                   lower_is_better=False)
+        metrics[f"{prefix}_implicit_over_unrolled_error_max"] = Metric(bound["implicit_over_unrolled_max"])
+    metrics["logistic_jacobian_error_slope_gap"] = Metric(abs(bounds["logistic regression, breast_cancer"]
+                                                              ["slope_implicit"] - 1.0))
+    _figure_error_bound(ctx, bounds)
+    if settings.svm_sizes:
+        sweep = svm_timing_sweep(ctx, settings.svm_sizes, settings.timing_rounds)
+        metrics.update(sweep["metrics"])
+        _figure_svm(ctx, sweep)
+    if settings.distillation_steps:
+        distill = dataset_distillation(ctx, outer_steps=settings.distillation_steps)
+        metrics.update(distill["metrics"])
+        _figure_distillation(ctx, distill)
     return metrics
 
 
@@ -105,44 +130,81 @@ def lasso_jacobian_errors(X, y):
             "lasso_support_size": Metric(int(np.count_nonzero(np.asarray(w))), "", lower_is_better=False)}
 
 
-def error_bound_curve(X, y, counts=(2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)):
-    """Theorem 1 of the paper: ‖J(x̂) - ∂x*‖ <= C ‖x̂ - x*‖. x̂ are gradient-descent iterates on
-    ridge; J(x̂) is the implicit Jacobian evaluated at x̂, J_unroll the Jacobian of the k-step
-    unrolled solver. Returns errors and log-log slopes fitted where the solver error is
-    above round-off (relative error in [1e-11, 1])."""
+def error_bound_curve(optimality, step: float, w_star, J_star, theta, X, y, counts=COUNTS):
+    """Theorem 1 of the paper: ‖J(x̂) - ∂x*‖ <= C ‖x̂ - x*‖. x̂ are gradient-descent iterates (fixed
+    step) on the problem with optimality condition `optimality`; J(x̂) is the implicit Jacobian evaluated
+    at x̂ (custom_root around a "solver" returning x̂), J_unroll the Jacobian of the k-step solver by
+    autodiff through its loop. Errors are relative to the reference (w_star, J_star); slopes are fitted
+    and the two methods compared where the solver error is above round-off (relative error in [1e-11, 1])."""
     import jax
     import jax.numpy as jnp
 
     from papers.implicit_diff import problems
-    from papers.implicit_diff.baselines import ridge_solution_and_jacobian
     from papers.implicit_diff.method import custom_root, solve_cg
 
-    theta = jnp.full(X.shape[1], RIDGE_THETA)
-    w_star, J_star = ridge_solution_and_jacobian(X, y, theta)
     w0 = jnp.zeros_like(theta)
-    iterates = problems.ridge_gradient_descent_iterates(w0, theta, X, y, counts)
-    J_unroll = jax.jacrev(problems.ridge_gradient_descent_iterates, argnums=1)(w0, theta, X, y, counts)
-    at_estimate = custom_root(problems.ridge_optimality, solve=solve_cg)(lambda w, *args: w)
-    J_implicit = jax.vmap(jax.jacrev(at_estimate, argnums=1), in_axes=(0, None, None, None))(
-        iterates, theta, X, y)
-    solver_err = np.array([_rel(w, w_star) for w in iterates])
+
+    @jax.jit
+    def iterates(theta):
+        return problems.gradient_descent_iterates(optimality, step, w0, theta, X, y, counts)
+
+    at_estimate = custom_root(optimality, solve=solve_cg)(lambda w, *args: w)
+    w_hat = iterates(theta)
+    J_implicit = jax.jit(jax.vmap(jax.jacrev(at_estimate, argnums=1), in_axes=(0, None, None, None)))(
+        w_hat, theta, X, y)
+    solver_err = np.array([_rel(w, w_star) for w in w_hat])
     implicit_err = np.array([_rel(J, J_star) for J in J_implicit])
-    unroll_err = np.array([_rel(J, J_star) for J in np.asarray(J_unroll)])
+    unroll_err = np.array([_rel(J, J_star) for J in np.asarray(jax.jit(jax.jacrev(iterates))(theta))])
     fit = (solver_err > 1e-11) & (solver_err < 1.0)
     slope = lambda err: float(np.polyfit(np.log(solver_err[fit]), np.log(err[fit]), 1)[0])
     return {"counts": np.array(counts), "solver_err": solver_err, "implicit_err": implicit_err,
             "unroll_err": unroll_err, "slope_implicit": slope(implicit_err),
-            "slope_unrolled": slope(unroll_err)}
+            "slope_unrolled": slope(unroll_err),
+            "implicit_over_unrolled_max": float(np.max(implicit_err[fit] / unroll_err[fit]))}
 
 
-def svm_timing_sweep(ctx, sizes, repeats: int = 5):
+def ridge_error_bound(X, y):
+    """The error-bound curve of ridge on diabetes (paper Fig. 3): here the implicit Jacobian at x̂,
+    -(XᵀX/n + diag θ)⁻¹ diag(x̂), is affine in x̂, so its error is proportional to the solver error."""
+    import jax.numpy as jnp
+
+    from papers.implicit_diff import problems
+    from papers.implicit_diff.baselines import ridge_solution_and_jacobian
+
+    theta = jnp.full(X.shape[1], RIDGE_THETA)
+    w_star, J_star = ridge_solution_and_jacobian(X, y, theta)
+    step = 1.0 / (float(problems.lipschitz_least_squares(X)) + RIDGE_THETA)
+    return error_bound_curve(problems.ridge_optimality, step, w_star, J_star, theta, X, y)
+
+
+def logistic_error_bound(seed: int):
+    """The error-bound curve of binary ℓ2-logistic regression (one strength per feature) on
+    breast_cancer: the solution map and the implicit Jacobian at x̂ are not affine in x̂."""
+    import jax.numpy as jnp
+
+    from papers.common.datasets import load_split
+    from papers.implicit_diff import problems
+    from papers.implicit_diff.baselines import logistic_solution_and_jacobian
+
+    split = load_split("breast_cancer", seed=seed)
+    X, s = jnp.asarray(split.X_train), jnp.asarray(2.0 * split.y_train - 1.0)
+    theta = jnp.full(X.shape[1], LOGISTIC_THETA)
+    w_star, J_star = logistic_solution_and_jacobian(X, s, theta)
+    step = 1.0 / (0.25 * float(problems.lipschitz_least_squares(X)) + LOGISTIC_THETA)
+    return error_bound_curve(problems.logistic_optimality, step, w_star, J_star, theta, X, s)
+
+
+def svm_timing_sweep(ctx, sizes, rounds: int, repeats: int = 5):
     """Hypergradient d(validation loss)/d log λ of a multiclass SVM on digits, θ = nλ, by
     implicit differentiation (custom_fixed_point, GMRES) and by unrolling the same
-    `SVM_ITERS` projected-gradient iterations, for n training points in `sizes`."""
+    `SVM_ITERS` projected-gradient iterations, for n training points in `sizes`: best-of-`repeats`
+    seconds per size (for the figure), and `rounds` interleaved implicit/unrolled time ratios at the
+    largest size (for the claim)."""
     import jax
     import jax.numpy as jnp
 
     from papers.common.datasets import load_split
+    from papers.common.timing import best_seconds, interleaved_ratios
     from papers.implicit_diff import problems
     from papers.implicit_diff.method import custom_fixed_point, solve_gmres
 
@@ -169,15 +231,17 @@ def svm_timing_sweep(ctx, sizes, repeats: int = 5):
             log_lam = jnp.asarray(0.0)
             compiled = grad.lower(log_lam).compile()
             row[f"{how}_grad"] = float(compiled(log_lam))
-            row[f"{how}_seconds"] = best_seconds(lambda: compiled(log_lam).block_until_ready(), repeats=repeats)
+            row[f"{how}_call"] = lambda c=compiled, t=log_lam: c(t).block_until_ready()
+            row[f"{how}_seconds"] = best_seconds(row[f"{how}_call"], repeats=repeats)
             row[f"{how}_bytes"] = _temp_bytes(compiled)
         rows.append(row)
     last = rows[-1]
     grad_diff = max(abs(r["implicit_grad"] - r["unrolled_grad"]) / abs(r["unrolled_grad"]) for r in rows)
+    ratios = interleaved_ratios(last["implicit_call"], last["unrolled_call"], rounds=rounds,
+                                synchronize=ctx.synchronize)
     metrics = {
         "svm_hypergrad_rel_diff": Metric(grad_diff),
-        "svm_time_ratio_largest": Metric(last["implicit_seconds"] / last["unrolled_seconds"], "",
-                                         volatile=True),
+        "svm_time_ratio_largest": Metric(samples=ratios, unit="x", volatile=True),
         "svm_implicit_seconds_largest": Metric(last["implicit_seconds"], "s", volatile=True),
         "svm_unrolled_seconds_largest": Metric(last["unrolled_seconds"], "s", volatile=True),
     }
@@ -247,28 +311,25 @@ def dataset_distillation(ctx, outer_steps: int, lr: float = 0.05, random_draws: 
     return {"metrics": metrics, "images": np.asarray(X_d), "losses": np.array(losses)}
 
 
-def _figure_error_bound(ctx, bound):
-    import matplotlib
-
-    matplotlib.use("Agg")
+def _figure_error_bound(ctx, bounds):
+    """Jacobian error against solver error along the gradient-descent iterates (paper Fig. 3)."""
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(5, 4))
-    ax.loglog(bound["solver_err"], bound["implicit_err"], "o-",
-              label=f"implicit (slope {bound['slope_implicit']:.2f})")
-    ax.loglog(bound["solver_err"], bound["unroll_err"], "s--",
-              label=f"unrolled (slope {bound['slope_unrolled']:.2f})")
-    ax.set_xlabel("solver error ‖x̂ - x*‖ / ‖x*‖")
-    ax.set_ylabel("Jacobian error ‖J - ∂x*‖ / ‖∂x*‖")
-    ax.set_title("Ridge on diabetes (paper Fig. 3)")
-    ax.legend()
+    fig, axes = plt.subplots(1, len(bounds), figsize=(5 * len(bounds), 4))
+    for ax, (title, bound) in zip(axes, bounds.items()):
+        ax.loglog(bound["solver_err"], bound["implicit_err"], "o-",
+                  label=f"implicit at x̂ (slope {bound['slope_implicit']:.2f})")
+        ax.loglog(bound["solver_err"], bound["unroll_err"], "s--",
+                  label=f"unrolled, same iterations (slope {bound['slope_unrolled']:.2f})")
+        ax.set_xlabel("solver error ‖x̂ - x*‖ / ‖x*‖")
+        ax.set_ylabel("Jacobian error ‖J - ∂x*‖ / ‖∂x*‖")
+        ax.set_title(title)
+        ax.legend(fontsize=8)
     ctx.save_figure(fig, "jacobian_error_bound")
 
 
 def _figure_svm(ctx, sweep):
-    import matplotlib
-
-    matplotlib.use("Agg")
+    """Seconds and XLA temporary memory per hypergradient against n (paper Fig. 4)."""
     import matplotlib.pyplot as plt
 
     rows = sweep["rows"]
@@ -287,9 +348,7 @@ def _figure_svm(ctx, sweep):
 
 
 def _figure_distillation(ctx, distill):
-    import matplotlib
-
-    matplotlib.use("Agg")
+    """The learned images, one per class (paper Fig. 5)."""
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 10, figsize=(10, 1.4))

@@ -11,7 +11,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from papers.implicit_diff.method import prox_lasso, projection_simplex
+from papers.implicit_diff.method import projection_simplex, prox_lasso
 
 
 def lipschitz_least_squares(X):
@@ -44,15 +44,25 @@ def ridge_gradient_descent(init_w, theta, X, y, tol: float = 1e-14, maxiter: int
     return lax.while_loop(cond, body, (init_w, 0))[0]
 
 
-def ridge_gradient_descent_iterates(init_w, theta, X, y, counts):
-    """The gradient-descent iterates after each number of steps in `counts` (increasing)."""
-    step = 1.0 / (lipschitz_least_squares(X) + jnp.max(theta))
+def gradient_descent_iterates(optimality, step: float, init_w, theta, X, y, counts):
+    """The iterates w_{k+1} = w_k - step * optimality(w_k, theta, X, y) after each number of steps in
+    `counts` (increasing), stacked; a fori loop, so jax can unroll it (differentiate through it)."""
     out, w, done = [], init_w, 0
     for k in counts:
-        w = lax.fori_loop(0, k - done, lambda _, v: v - step * ridge_optimality(v, theta, X, y), w)
+        w = lax.fori_loop(0, k - done, lambda _, v: v - step * optimality(v, theta, X, y), w)
         out.append(w)
         done = k
     return jnp.stack(out)
+
+
+# --- binary logistic regression with one l2 strength per feature: F = ∇₁f (non-affine in w) -----
+
+def logistic_objective(w, theta, X, s):
+    """mean log(1 + exp(-s_i x_iᵀ w)) + ½ Σ_j θ_j w_j², labels s_i in {-1, +1}."""
+    return jnp.mean(jnp.logaddexp(0.0, -s * (X @ w))) + 0.5 * jnp.sum(theta * w ** 2)
+
+
+logistic_optimality = jax.grad(logistic_objective)
 
 
 # --- lasso: fixed point of proximal gradient, T(w, θ) = prox_{ηθ‖·‖₁}(w - η∇g(w)) ----------

@@ -1,1 +1,1 @@
-"""Studying Large Language Model Generalization with Influence Functions (Grosse et al., 2023): EK-FAC influence."""
+"""Studying Large Language Model Generalization with Influence Functions (Grosse et al., 2023)."""

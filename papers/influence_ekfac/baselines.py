@@ -1,5 +1,6 @@
 """The estimators EK-FAC is compared with: the exact damped Gauss-Newton solve (dense), LiSSA
 (stochastic Neumann series of minibatch GGN-vector products from autodiff) and K-FAC."""
+
 from __future__ import annotations
 
 import math
@@ -8,8 +9,15 @@ import torch
 from torch import nn
 from torch.func import functional_call, jvp, vjp, vmap
 
-from papers.influence_ekfac.method import (eigenbasis_ihvp, join_blocks, kronecker_factors, layer_data,
-                                           linear_layers, split_blocks)
+from papers.influence_ekfac.method import (
+    damping_vector,
+    eigenbasis_ihvp,
+    join_blocks,
+    kronecker_factors,
+    layer_data,
+    linear_layers,
+    split_blocks,
+)
 
 
 def exact_ggn(model: nn.Sequential, X: torch.Tensor, loss: str = "ce", chunk: int = 128) -> torch.Tensor:
@@ -18,26 +26,32 @@ def exact_ggn(model: nn.Sequential, X: torch.Tensor, loss: str = "ce", chunk: in
     d = _dim(model)
     G = torch.zeros(d, d, dtype=X.dtype, device=X.device)
     for start in range(0, len(X), chunk):
-        data = layer_data(model, X[start:start + chunk], None, loss)
-        rows = torch.cat([torch.einsum("nko,ni->nkoi", s, a).reshape(s.shape[0] * s.shape[1], -1)
-                          for a, s in zip(data.a, data.s)], dim=1)
+        data = layer_data(model, X[start : start + chunk], None, loss)
+        rows = torch.cat(
+            [
+                torch.einsum("nko,ni->nkoi", s, a).reshape(s.shape[0] * s.shape[1], -1)
+                for a, s in zip(data.a, data.s)
+            ],
+            dim=1,
+        )
         G += rows.T @ rows
     return G / len(X)
 
 
 def _dim(model: nn.Sequential) -> int:
-    return sum(l.out_features * (l.in_features + 1) for l in linear_layers(model))
+    return sum(layer.out_features * (layer.in_features + 1) for layer in linear_layers(model))
 
 
-def exact_ihvp(model: nn.Sequential, X: torch.Tensor, damping: float, loss: str = "ce"):
-    """V (k, d) -> rows of (G + damping I)^{-1} V by a Cholesky solve of the dense matrix."""
+def exact_ihvp(model: nn.Sequential, X: torch.Tensor, damping, loss: str = "ce"):
+    """V (k, d) -> rows of (G + D)^{-1} V by a Cholesky solve of the dense matrix; D = lambda_l I on layer l
+    (`damping`: one number or one per layer)."""
     G = exact_ggn(model, X, loss)
-    chol = torch.linalg.cholesky(G + damping * torch.eye(len(G), dtype=G.dtype, device=G.device))
+    chol = torch.linalg.cholesky(G + torch.diag(damping_vector(model, damping, G.dtype, G.device)))
     return lambda V: torch.cholesky_solve(V.T, chol).T
 
 
-def kfac_ihvp(model: nn.Sequential, X: torch.Tensor, damping: float, loss: str = "ce"):
-    """V (k, d) -> rows of (S (x) A + damping I)^{-1} V per layer (K-FAC, eigenvalues eig_S eig_A^T)."""
+def kfac_ihvp(model: nn.Sequential, X: torch.Tensor, damping, loss: str = "ce"):
+    """V (k, d) -> rows of (S (x) A + lambda_l I)^{-1} V per layer (K-FAC, eigenvalues eig_S eig_A^T)."""
     f = kronecker_factors(model, X, loss)
     return eigenbasis_ihvp(model, f, [torch.outer(es, ea) for es, ea in zip(f.eigS, f.eigA)], damping)
 
@@ -56,7 +70,9 @@ def _params_to_blocks(model: nn.Sequential, params: dict[str, torch.Tensor]) -> 
     return [torch.cat([params[f"{n}.weight"], params[f"{n}.bias"][..., None]], dim=-1) for n in names]
 
 
-def ggn_vector_product(model: nn.Sequential, X: torch.Tensor, V: torch.Tensor, loss: str = "ce") -> torch.Tensor:
+def ggn_vector_product(
+    model: nn.Sequential, X: torch.Tensor, V: torch.Tensor, loss: str = "ce"
+) -> torch.Tensor:
     """Rows of G_X V for the GGN of the examples X: J v by forward-mode autodiff (jvp), the output
     Hessian applied in closed form, J^T by reverse mode (vjp); vectorised over the rows with vmap."""
     theta = {name: p.detach() for name, p in model.named_parameters()}
@@ -88,26 +104,37 @@ def top_eigenvalue(matvec, d: int, dtype, device, iterations: int = 50, seed: in
     return value
 
 
-def lissa_ihvp(model: nn.Sequential, X: torch.Tensor, damping: float, loss: str = "ce", batch_size: int = 128,
-               iterations: int | None = None, scale: float | None = None, seed: int = 0, tolerance: float = 1e-3):
+def lissa_ihvp(
+    model: nn.Sequential,
+    X: torch.Tensor,
+    damping,
+    loss: str = "ce",
+    batch_size: int = 128,
+    iterations: int | None = None,
+    scale: float | None = None,
+    seed: int = 0,
+    tolerance: float = 1e-3,
+):
     """LiSSA: V (k, d) -> h_J / scale with h_0 = V and
-    h_j = V + (1 - damping / scale) h_{j-1} - G_{B_j} h_{j-1} / scale on random minibatches B_j
+    h_j = V + h_{j-1} - (G_{B_j} + D) h_{j-1} / scale on random minibatches B_j
     (drawn without replacement; batch_size >= n is the full batch),
-    whose fixed point is (G + damping I)^{-1} V. `scale` defaults to 1.1 (top eigenvalue of G) + damping
-    (power iteration, full batch); `iterations` to what shrinks the slowest mode by `tolerance`."""
+    whose fixed point is (G + D)^{-1} V, D = lambda_l I on layer l (`damping`: one number or one per layer).
+    `scale` defaults to 1.1 (top eigenvalue of G) + max lambda_l (power iteration, full batch);
+    `iterations` to what shrinks the slowest mode, 1 - min lambda_l / scale per step, by `tolerance`."""
     d = _dim(model)
+    D = damping_vector(model, damping, X.dtype, X.device)
     if scale is None:
-        scale = 1.1 * top_eigenvalue(lambda v: ggn_vector_product(model, X, v, loss), d, X.dtype, X.device) + damping
+        scale = 1.1 * top_eigenvalue(lambda v: ggn_vector_product(model, X, v, loss), d, X.dtype, X.device)
+        scale += D.max().item()
     if iterations is None:
-        iterations = math.ceil(math.log(tolerance) / math.log1p(-damping / scale))
-    shrink = 1 - damping / scale
+        iterations = math.ceil(math.log(tolerance) / math.log1p(-D.min().item() / scale))
 
     def ihvp(V: torch.Tensor) -> torch.Tensor:
         gen = torch.Generator().manual_seed(seed)
         h = V.clone()
         for _ in range(iterations):
             idx = torch.randperm(len(X), generator=gen)[:batch_size].to(X.device)
-            h = V + shrink * h - ggn_vector_product(model, X[idx], h, loss) / scale
+            h = V + h - (ggn_vector_product(model, X[idx], h, loss) + D * h) / scale
         return h / scale
 
     ihvp.iterations, ihvp.scale = iterations, scale

@@ -1,4 +1,5 @@
-"""Timed influence kernels: one batch of EK-FAC IHVPs and one LiSSA minibatch GGN-vector product."""
+"""Timed influence kernels: a batch of EK-FAC IHVPs and one LiSSA iteration's GGN-vector products."""
+
 from papers.harness import kernel
 
 
@@ -13,34 +14,23 @@ def _setup(hidden, device):
     model = build_mlp(sizes, seed=0, device=device)
     d = sum(p.numel() for p in model.parameters())
     V = torch.randn(50, d, generator=gen, dtype=torch.float64).to(device)
-    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
-    return model, X, V, sync
+    return model, X, V
 
 
-@kernel(params={"hidden": [0, 32, 256]}, devices=("cpu", "cuda"))
+@kernel(params={"hidden": [0, 32]}, devices=("cpu", "cuda"))
 def ekfac_ihvp_batch(hidden, device):
     """EK-FAC inverse-GGN products of 50 vectors (hidden = 0: logistic regression; else MLP 64-hidden-10)."""
     from papers.influence_ekfac.method import ekfac_ihvp
 
-    model, X, V, sync = _setup(hidden, device)
+    model, X, V = _setup(hidden, device)
     ihvp = ekfac_ihvp(model, X, 1e-3)
-
-    def call():
-        ihvp(V)
-        sync()
-
-    return call
+    return lambda: ihvp(V)
 
 
-@kernel(params={"hidden": [0, 32, 256]}, devices=("cpu", "cuda"))
+@kernel(params={"hidden": [0, 32]}, devices=("cpu", "cuda"))
 def ggn_vector_products(hidden, device):
-    """One LiSSA step's work: GGN-vector products of 50 vectors on a minibatch of 128 (jvp + vjp, vmap)."""
+    """One LiSSA iteration's work: GGN-vector products of 50 vectors on 128 examples (jvp + vjp, vmap)."""
     from papers.influence_ekfac.baselines import ggn_vector_product
 
-    model, X, V, sync = _setup(hidden, device)
-
-    def call():
-        ggn_vector_product(model, X[:128], V)
-        sync()
-
-    return call
+    model, X, V = _setup(hidden, device)
+    return lambda: ggn_vector_product(model, X[:128], V)

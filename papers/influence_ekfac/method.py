@@ -17,6 +17,7 @@ K-FAC approximates a block by S (x) A, S = (1/N) sum s s^T, A = (1/N) sum a a^T;
 K-FAC's eigenbasis Q_S (x) Q_A and refits the eigenvalues to the diagonal of G in that basis,
 Lambda_oi = (1/N) sum_nk ((Q_S^T s_nk)_o (Q_A^T a_n)_i)^2.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -41,7 +42,7 @@ def split_blocks(model: nn.Sequential, V: torch.Tensor) -> list[torch.Tensor]:
     """Rows of V (k, d) in block coordinates, as per-layer tensors (k, out, in + 1)."""
     out, start = [], 0
     for o, i in block_shapes(model):
-        out.append(V[:, start:start + o * i].reshape(len(V), o, i))
+        out.append(V[:, start : start + o * i].reshape(len(V), o, i))
         start += o * i
     return out
 
@@ -81,7 +82,9 @@ def output_directions(logits: torch.Tensor, y: torch.Tensor | None, loss: str) -
     return (logits - y)[:, None, :]
 
 
-def layer_data(model: nn.Sequential, X: torch.Tensor, y: torch.Tensor | None = None, loss: str = "ce") -> LayerData:
+def layer_data(
+    model: nn.Sequential, X: torch.Tensor, y: torch.Tensor | None = None, loss: str = "ce"
+) -> LayerData:
     """Inputs and pseudo-gradients of every linear layer: s[l][n, k] = d(u_nk . f(x_n)) / dz_l(x_n),
     one backward pass per direction k (see `output_directions` for the u)."""
     a, z, h = [], [], X
@@ -96,16 +99,19 @@ def layer_data(model: nn.Sequential, X: torch.Tensor, y: torch.Tensor | None = N
     s = [torch.empty(len(X), U.shape[1], zl.shape[1], dtype=X.dtype, device=X.device) for zl in z]
     for k in range(U.shape[1]):
         grads = torch.autograd.grad(h, z, grad_outputs=U[:, k], retain_graph=k + 1 < U.shape[1])
-        for l, g in enumerate(grads):
-            s[l][:, k] = g
+        for layer, g in enumerate(grads):
+            s[layer][:, k] = g
     return LayerData(a, s)
 
 
-def per_example_gradients(model: nn.Sequential, X: torch.Tensor, y: torch.Tensor, loss: str = "ce") -> torch.Tensor:
+def per_example_gradients(
+    model: nn.Sequential, X: torch.Tensor, y: torch.Tensor, loss: str = "ce"
+) -> torch.Tensor:
     """(n, d) gradients of each example's loss in block coordinates: blocks s a^T."""
     data = layer_data(model, X, y, loss)
-    return torch.cat([torch.einsum("no,ni->noi", s[:, 0], a).reshape(len(X), -1) for a, s in zip(data.a, data.s)],
-                     dim=1)
+    return torch.cat(
+        [torch.einsum("no,ni->noi", s[:, 0], a).reshape(len(X), -1) for a, s in zip(data.a, data.s)], dim=1
+    )
 
 
 @dataclass(frozen=True)
@@ -130,31 +136,63 @@ def kronecker_factors(model: nn.Sequential, X: torch.Tensor, loss: str = "ce") -
     for a, s in zip(data.a, data.s):
         ea, qa = torch.linalg.eigh(a.T @ a / n)
         es, qs = torch.linalg.eigh(torch.einsum("nko,nkp->op", s, s) / n)
-        proj_s = (s @ qs).pow(2).sum(dim=1)          # (n, out): sum_k (Q_S^T s_nk)^2
-        proj_a = (a @ qa).pow(2)                      # (n, in + 1)
+        proj_s = (s @ qs).pow(2).sum(dim=1)  # (n, out): sum_k (Q_S^T s_nk)^2
+        proj_a = (a @ qa).pow(2)  # (n, in + 1)
         QA.append(qa), eigA.append(ea.clamp_min(0)), QS.append(qs), eigS.append(es.clamp_min(0))
         corrected.append(proj_s.T @ proj_a / n)
     return KroneckerFactors(QA, eigA, QS, eigS, corrected)
 
 
-def eigenbasis_ihvp(model: nn.Sequential, factors: KroneckerFactors, eigenvalues: list[torch.Tensor],
-                    damping: float):
-    """V (k, d) -> rows of (Q diag(eigenvalues) Q^T + damping I)^{-1} V, Q = Q_S (x) Q_A per layer."""
+DAMPING_SCALE = 0.1
+
+
+def heuristic_damping(factors: KroneckerFactors) -> list[float]:
+    """The paper's damping, per layer: lambda_l = 0.1 x the mean of EK-FAC's eigenvalues of layer l.
+    Those eigenvalues are the diagonal of the layer's GGN block in the Kronecker eigenbasis, so their
+    mean is also the mean eigenvalue of the exact block, tr(G_l) / dim_l."""
+    return [DAMPING_SCALE * lam.mean().item() for lam in factors.corrected]
+
+
+def layer_damping(model: nn.Sequential, damping) -> list[float]:
+    """A damping given as one number (every layer) or one number per linear layer, as a per-layer list."""
+    n = len(block_shapes(model))
+    values = [float(damping)] * n if isinstance(damping, (int, float)) else [float(v) for v in damping]
+    if len(values) != n:
+        raise ValueError(f"damping has {len(values)} values for {n} linear layers")
+    return values
+
+
+def damping_vector(model: nn.Sequential, damping, dtype=torch.float64, device="cpu") -> torch.Tensor:
+    """The diagonal (d,) of the damping matrix D in block coordinates: lambda_l on layer l's entries."""
+    return torch.cat(
+        [
+            torch.full((o * i,), lam, dtype=dtype, device=device)
+            for (o, i), lam in zip(block_shapes(model), layer_damping(model, damping))
+        ]
+    )
+
+
+def eigenbasis_ihvp(
+    model: nn.Sequential, factors: KroneckerFactors, eigenvalues: list[torch.Tensor], damping
+):
+    """V (k, d) -> rows of (Q diag(eigenvalues) Q^T + D)^{-1} V, Q = Q_S (x) Q_A per layer, D = lambda_l I on
+    layer l (`damping`: one number or one per layer)."""
+    lams = layer_damping(model, damping)
 
     def ihvp(V: torch.Tensor) -> torch.Tensor:
         out = []
-        for block, qa, qs, lam in zip(split_blocks(model, V), factors.QA, factors.QS, eigenvalues):
+        for block, qa, qs, eig, lam in zip(split_blocks(model, V), factors.QA, factors.QS, eigenvalues, lams):
             rotated = qs.T @ block @ qa
-            out.append(qs @ (rotated / (lam + damping)) @ qa.T)
+            out.append(qs @ (rotated / (eig + lam)) @ qa.T)
         return join_blocks(out)
 
     return ihvp
 
 
-def ekfac_ihvp(model: nn.Sequential, data: torch.Tensor, damping: float, loss: str = "ce"):
-    """EK-FAC inverse-GGN-vector products fitted on inputs `data`: returns V (k, d) -> (G_EKFAC + damping I)^{-1} V
-    row by row (block coordinates). Fitting costs one pass over the data; each product is two small
-    matrix products per layer."""
+def ekfac_ihvp(model: nn.Sequential, data: torch.Tensor, damping, loss: str = "ce"):
+    """EK-FAC inverse-GGN-vector products fitted on inputs `data`: returns V (k, d) -> (G_EKFAC + D)^{-1} V
+    row by row (block coordinates; `damping` one number or one per layer). Fitting costs one pass over
+    the data; each product is two small matrix products per layer."""
     factors = kronecker_factors(model, data, loss)
     return eigenbasis_ihvp(model, factors, factors.corrected, damping)
 
@@ -179,27 +217,11 @@ def low_rank_scores(model: nn.Sequential, query_factors, candidates: LayerData) 
     return -total
 
 
-def influence_scores(method: str, model: nn.Sequential, data: tuple, queries: tuple, damping: float,
-                     candidates: tuple | None = None, loss: str = "ce", **options) -> torch.Tensor:
-    """I_f(z_m) for every query (rows) and candidate training example (columns).
-
-    method: "exact" (dense damped GGN), "lissa", "kfac" or "ekfac"; `data` = (X, y) fits the
-    curvature (the training set), `queries` = (X, y) define f = the query's loss, `candidates`
-    (default: data) are the training examples scored. `options` go to the estimator (LiSSA's).
-    """
-    ihvp = curvature_ihvp(method, model, data[0], damping, loss, **options)
+def influence_scores(
+    ihvp, model: nn.Sequential, queries: tuple, candidates: tuple, loss: str = "ce"
+) -> torch.Tensor:
+    """I_f(z_m) = - grad f^T (G + D)^{-1} grad L(z_m) for every query (rows) and candidate training
+    example (columns), with f = the query's loss; `ihvp` is an estimator's V -> rows of (G + D)^{-1} V
+    (`ekfac_ihvp` here, or one of baselines.py), `queries` and `candidates` are (X, y) pairs."""
     query_grads = per_example_gradients(model, *queries, loss=loss)
-    cand = data if candidates is None else candidates
-    return -ihvp(query_grads) @ per_example_gradients(model, *cand, loss=loss).T
-
-
-def curvature_ihvp(method: str, model: nn.Sequential, X: torch.Tensor, damping: float, loss: str = "ce", **options):
-    """The inverse-damped-GGN product of estimator `method` fitted on inputs X."""
-    from papers.influence_ekfac import baselines
-
-    if method == "ekfac":
-        return ekfac_ihvp(model, X, damping, loss)
-    builders = {"exact": baselines.exact_ihvp, "kfac": baselines.kfac_ihvp, "lissa": baselines.lissa_ihvp}
-    if method not in builders:
-        raise ValueError(f"unknown influence estimator {method!r}; known: ekfac, {', '.join(builders)}")
-    return builders[method](model, X, damping, loss, **options)
+    return -ihvp(query_grads) @ per_example_gradients(model, *candidates, loss=loss).T

@@ -1,1 +1,1 @@
-"""M-FAC: Efficient Matrix-Free Approximations of Second-Order Information (Frantar, Kurtic, Alistarh, 2021)."""
+"""M-FAC: Efficient Matrix-Free Approximations of Second-Order Information (Frantar et al., 2021)."""

@@ -1,5 +1,6 @@
 """What M-FAC is checked and compared against: the Woodbury solve and the dense inverse of the
 damped empirical Fisher (references for the IHVP), and global magnitude pruning."""
+
 from __future__ import annotations
 
 import torch

@@ -10,6 +10,7 @@ and every v_i is a combination v_i = sum_j B_ij g_j of the gradients. B (lower t
 the denominators follow from the m x m Gram matrix G G^T alone, in O(m^3); that is the whole
 precomputation beyond G G^T (O(d m^2)).
 """
+
 from __future__ import annotations
 
 import torch
@@ -28,8 +29,8 @@ def mfac_coefficients(gram: torch.Tensor, damping: float) -> tuple[torch.Tensor,
     L = torch.zeros_like(gram)
     for i in range(m):
         den[i] = m + Q[i, i]
-        L[i + 1:, i] = Q[i + 1:, i] / den[i]
-        Q[i + 1:, i + 1:] -= torch.outer(L[i + 1:, i], Q[i, i + 1:])
+        L[i + 1 :, i] = Q[i + 1 :, i] / den[i]
+        Q[i + 1 :, i + 1 :] -= torch.outer(L[i + 1 :, i], Q[i, i + 1 :])
     eye = torch.eye(m, dtype=gram.dtype, device=gram.device)
     B = torch.linalg.solve_triangular(eye + L, eye / damping, upper=False, unitriangular=True)
     return B, den
@@ -61,7 +62,7 @@ class StaticMFAC:
 
     def diag(self) -> torch.Tensor:
         """diag(F^{-1}) in O(d m)."""
-        return 1.0 / self.damping - (self.V ** 2 / self.den[:, None]).sum(dim=0)
+        return 1.0 / self.damping - (self.V**2 / self.den[:, None]).sum(dim=0)
 
     def entry(self, a: int, b: int) -> torch.Tensor:
         """One element [F^{-1}]_ab in O(m)."""
@@ -106,7 +107,9 @@ class MFACOptimizer(torch.optim.Optimizer):
     """The M-FAC optimizer: step theta <- theta - lr F^{-1} g with F the damped empirical Fisher of
     the last m minibatch gradients (DynamicMFAC over all parameters), plus optional weight decay."""
 
-    def __init__(self, params, lr: float = 1e-3, m: int = 32, damping: float = 1e-4, weight_decay: float = 0.0):
+    def __init__(
+        self, params, lr: float = 1e-3, m: int = 32, damping: float = 1e-4, weight_decay: float = 0.0
+    ):
         super().__init__(params, dict(lr=lr, weight_decay=weight_decay))
         ps = [p for group in self.param_groups for p in group["params"]]
         d = sum(p.numel() for p in ps)
@@ -123,7 +126,7 @@ class MFACOptimizer(torch.optim.Optimizer):
         for group in self.param_groups:
             for p in group["params"]:
                 n = p.numel()
-                step = direction[offset:offset + n].view_as(p)
+                step = direction[offset : offset + n].view_as(p)
                 if group["weight_decay"]:
                     step = step + group["weight_decay"] * p
                 p.add_(step, alpha=-group["lr"])
@@ -131,8 +134,15 @@ class MFACOptimizer(torch.optim.Optimizer):
         return loss
 
 
-def obs_prune(theta: torch.Tensor, grads: torch.Tensor, damping: float, prunable: torch.Tensor,
-              sparsity: float, steps: int = 1, regrad=None) -> torch.Tensor:
+def obs_prune(
+    theta: torch.Tensor,
+    grads: torch.Tensor,
+    damping: float,
+    prunable: torch.Tensor,
+    sparsity: float,
+    steps: int = 1,
+    regrad=None,
+) -> torch.Tensor:
     """One-shot optimal-brain-surgeon pruning with M-FAC: theta with a `sparsity` fraction of the
     `prunable` entries (bool mask) set to zero, reached in `steps` equal increments.
 
@@ -153,7 +163,7 @@ def obs_prune(theta: torch.Tensor, grads: torch.Tensor, damping: float, prunable
             continue
         fisher = StaticMFAC(grads * alive, damping)
         dinv = fisher.diag()
-        saliency = theta ** 2 / (2 * dinv)
+        saliency = theta**2 / (2 * dinv)
         saliency[~(prunable & alive)] = torch.inf
         drop = torch.topk(saliency, n_new, largest=False).indices
         e = torch.zeros_like(theta)

@@ -26,6 +26,7 @@ def aid_method(problem, x0: np.ndarray, y0: np.ndarray, *, step: float, inner_st
     return x, inner_descent([(1.0, problem.g)], x, y, inner_step, inner_steps, 0.0)
 
 
-def lower_level_solution(problem, x: np.ndarray, y0: np.ndarray, *, inner_step: float, inner_steps: int) -> np.ndarray:
+def lower_level_solution(problem, x: np.ndarray, y0: np.ndarray, *, inner_step: float,
+                         inner_steps: int) -> np.ndarray:
     """y*(x) by gradient descent (for x = 0: uniform weights, i.e. no cleaning)."""
     return inner_descent([(1.0, problem.g)], x, y0, inner_step, inner_steps, 0.0)

@@ -1,5 +1,10 @@
-"""Penalty closeness on a quadratic bilevel problem, oracle complexity, and data hyper-cleaning on digits."""
+"""Penalty closeness on quadratic bilevel problems (a strongly convex and an overparameterised lower
+level, the latter with non-unique minimisers), its dependence on the error-bound constant mu, oracle
+complexity, and data hyper-cleaning on digits."""
 from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -8,33 +13,71 @@ from papers.penalty_bilevel import baselines, problems
 from papers.penalty_bilevel.method import penalty_estimate, penalty_method
 
 SIGMAS = np.logspace(-4, -1, 7)
+MU_SIGMA = 1e-4                                   # sigma of the sweep over mu
+MU_SMALLEST_EIGENVALUES = (0.005, 0.01, 0.02, 0.05, 0.1)   # lambda_min(Q); mu = 2 lambda_min
+
+
+@dataclass(frozen=True)
+class Settings:
+    """closeness_points: random x at which psi_sigma is compared with psi; deterministic_eps /
+    stochastic_eps: targets of the complexity runs; cleaning_outer_steps: outer steps of the penalty
+    method and of AID on hyper-cleaning."""
+
+    closeness_points: int
+    deterministic_eps: tuple[float, ...]
+    stochastic_eps: tuple[float, ...]
+    cleaning_outer_steps: int
+
+
+SETTINGS = {
+    "quick": Settings(3, tuple(float(e) for e in np.logspace(-1, -3, 5)), (0.4, 0.3, 0.2), 60),
+    "full": Settings(5, tuple(float(e) for e in np.logspace(-1, -4, 10)), (0.4, 0.3, 0.2, 0.15), 200),
+}
 
 
 def loglog_slope(xs, ys) -> float:
     return float(np.polyfit(np.log(xs), np.log(ys), 1)[0])
 
 
-def closeness(q: problems.QuadraticBilevel, points: np.ndarray) -> dict:
-    """|psi_sigma - psi| and ||grad psi_sigma - grad psi|| over SIGMAS at each point, psi_sigma from
-    first-order inner solves, psi in closed form; the slope farthest from 1 over the points."""
+def gaps_at(q, x: np.ndarray, sigma: float, y0: np.ndarray) -> tuple[float, float]:
+    """|psi_sigma(x) - psi(x)| and ||grad psi_sigma(x) - grad psi(x)||, psi_sigma from first-order inner
+    solves started at y0 (run to ||grad_y|| <= 1e-11), psi in closed form."""
     Lf, Lg = q.lipschitz_y
+    psi, grad_psi = q.hyper_objective(x)
+    value, grad, _, _ = penalty_estimate(q.f, q.g, x, y0, y0, sigma, inner_step_f=1 / (sigma * Lf + Lg),
+                                         inner_step_g=1 / Lg, inner_steps=200_000, inner_tol=1e-11)
+    return abs(value - psi), float(np.linalg.norm(grad - grad_psi))
+
+
+def closeness(q, points: np.ndarray, y0: np.ndarray) -> dict:
+    """The gaps over SIGMAS at each point and their log-log slopes in sigma; the slope farthest from 1
+    over the points."""
     gaps = {"value": [], "grad": []}
     for x in points:
-        psi, grad_psi = q.hyper_objective(x)
-        row_v, row_g = [], []
-        for sigma in SIGMAS:
-            value, grad, _, _ = penalty_estimate(q.f, q.g, x, np.zeros(len(q.c)), np.zeros(len(q.c)), sigma,
-                                                 inner_step_f=1 / (sigma * Lf + Lg), inner_step_g=1 / Lg,
-                                                 inner_steps=100_000, inner_tol=1e-11)
-            row_v.append(abs(value - psi))
-            row_g.append(np.linalg.norm(grad - grad_psi))
-        gaps["value"].append(row_v)
-        gaps["grad"].append(row_g)
+        rows = np.array([gaps_at(q, x, sigma, y0) for sigma in SIGMAS])
+        gaps["value"].append(rows[:, 0])
+        gaps["grad"].append(rows[:, 1])
     out = {"gaps": gaps}
     for kind, rows in gaps.items():
         slopes = [loglog_slope(SIGMAS, r) for r in rows]
         out[kind] = max(slopes, key=lambda s: abs(s - 1))
     return out
+
+
+def mu_dependence(q: problems.OverparamBilevel, x: np.ndarray, y0: np.ndarray) -> dict:
+    """The gaps at sigma = MU_SIGMA as the error-bound constant mu = 2 lambda_min(Q) runs over
+    MU_SMALLEST_EIGENVALUES, and their log-log slopes in mu. The offset c is set so that C x - c has
+    unit coordinates in the eigenbasis of Q: the direction whose eigenvalue shrinks carries weight."""
+    U = np.linalg.eigh(q.Q)[1]
+    q = dataclasses.replace(q, c=q.C @ x - U @ np.ones(len(q.c)))
+    mus, rows = [], []
+    for lam in MU_SMALLEST_EIGENVALUES:
+        q_mu = q.with_smallest_eigenvalue(lam)
+        mus.append(q_mu.mu)
+        rows.append(gaps_at(q_mu, x, MU_SIGMA, y0))
+    rows = np.array(rows)
+    return {"mu": np.array(mus), "value": rows[:, 0], "grad": rows[:, 1],
+            "value_slope": loglog_slope(mus, rows[:, 0]), "grad_slope": loglog_slope(mus, rows[:, 1])}
 
 
 def complexity(q: problems.QuadraticBilevel, epsilons, x0: np.ndarray, noise: float = 0.0, rng=None) -> dict:
@@ -45,9 +88,9 @@ def complexity(q: problems.QuadraticBilevel, epsilons, x0: np.ndarray, noise: fl
     for eps in epsilons:
         kwargs = dict(noise=noise, batch=int(np.ceil((noise / eps ** 2) ** 2)), rng=rng, inner_steps=200,
                       max_outer=300) if noise else {}
-        tr = penalty_method(q.f, q.g, x0, np.zeros(len(q.c)), eps, step=1 / q.hyper_smoothness,
-                            inner_step_f=1 / (eps * Lf + Lg), inner_step_g=1 / Lg, inner_tol=0.1 * eps if not noise
-                            else eps, eps=eps, **kwargs)
+        tr = penalty_method(q.f, q.g, x0, np.zeros(q.dim_y), eps, step=1 / q.hyper_smoothness,
+                            inner_step_f=1 / (eps * Lf + Lg), inner_step_g=1 / Lg,
+                            inner_tol=eps if noise else 0.1 * eps, eps=eps, **kwargs)
         calls.append(tr.oracle_calls[-1])
         true_grad.append(float(np.linalg.norm(q.hyper_objective(tr.x)[1])))
         converged.append(tr.converged)
@@ -76,8 +119,8 @@ def hyper_cleaning(seed: int, rng: np.random.Generator, outer_steps: int, inner_
     tr = penalty_method(hc.f, hc.g, x0, y_plain, sigma, step=step, inner_step_f=1 / (sigma * Lf + Lg),
                         inner_step_g=1 / Lg, inner_steps=inner_steps, max_outer=outer_steps)
     y_penalty = baselines.lower_level_solution(hc, tr.x, tr.z, **solve)
-    x_aid, y_aid = baselines.aid_method(hc, x0, y_plain, step=step, inner_step=1 / Lg, inner_steps=inner_steps,
-                                        outer_steps=outer_steps)
+    x_aid, y_aid = baselines.aid_method(hc, x0, y_plain, step=step, inner_step=1 / Lg,
+                                        inner_steps=inner_steps, outer_steps=outer_steps)
     y_aid = baselines.lower_level_solution(hc, x_aid, y_aid, **solve)
 
     def weight_on_noisy(x):
@@ -91,61 +134,77 @@ def hyper_cleaning(seed: int, rng: np.random.Generator, outer_steps: int, inner_
             "penalty_oracle_calls": tr.oracle_calls[-1]}
 
 
-def plot(ctx, close, det, sto, clean) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
+def plot(ctx, close, close_rd, mu_dep, det, sto, clean) -> None:
+    """Gaps against sigma (both lower levels), gaps against mu, oracle calls against 1/eps, hyper-cleaning."""
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
-    for kind, marker in (("value", "o"), ("grad", "s")):
-        for i, row in enumerate(close["gaps"][kind]):
-            axes[0].loglog(SIGMAS, row, marker=marker, ls="-", color=f"C{i}",
-                           label="|psi_sigma - psi|" if kind == "value" and i == 0 else
-                           ("||grad psi_sigma - grad psi||" if kind == "grad" and i == 0 else None),
-                           alpha=0.8 if kind == "value" else 0.5)
-    axes[0].loglog(SIGMAS, SIGMAS, "k:", label="slope 1")
-    axes[0].set(title="penalty function vs hyper-objective", xlabel="sigma", ylabel="gap")
-    axes[0].legend(fontsize=8)
+    fig, axes = plt.subplots(1, 5, figsize=(25, 4))
+    for ax, cl, title in ((axes[0], close, "strongly convex lower level"),
+                          (axes[1], close_rd, "overparameterised lower level (non-unique minimisers)")):
+        for kind, marker in (("value", "o"), ("grad", "s")):
+            for i, row in enumerate(cl["gaps"][kind]):
+                ax.loglog(SIGMAS, row, marker=marker, ls="-", color=f"C{i}",
+                          label="|psi_sigma - psi|" if kind == "value" and i == 0 else
+                          ("||grad psi_sigma - grad psi||" if kind == "grad" and i == 0 else None),
+                          alpha=0.8 if kind == "value" else 0.5)
+        ax.loglog(SIGMAS, SIGMAS, "k:", label="slope 1")
+        ax.set(title=f"psi_sigma vs psi, {title}", xlabel="sigma", ylabel="gap")
+        ax.title.set_fontsize(8)
+        ax.legend(fontsize=8)
+    mu = mu_dep["mu"]
+    axes[2].loglog(mu, mu_dep["value"], "o-", label=f"|psi_sigma - psi| (slope {mu_dep['value_slope']:.2f})")
+    axes[2].loglog(mu, mu_dep["grad"], "s-", label=f"gradient gap (slope {mu_dep['grad_slope']:.2f})")
+    axes[2].loglog(mu, mu_dep["value"][-1] * mu[-1] / mu, "k:", label="1 / mu")
+    axes[2].set(title=f"gaps against the error-bound constant, sigma = {MU_SIGMA:g}", xlabel="mu",
+                ylabel="gap")
+    axes[2].title.set_fontsize(8)
+    axes[2].legend(fontsize=8)
     for res, label in ((det, "deterministic"), (sto, "stochastic")):
         inv = 1 / np.asarray(res["eps"])
-        axes[1].loglog(inv, res["calls"], "o-", label=f"{label}: fitted exponent {res['exponent']:.2f}")
-    axes[1].set(title="oracle calls to an eps-stationary point (sigma = eps)", xlabel="1 / eps",
+        axes[3].loglog(inv, res["calls"], "o-", label=f"{label}: fitted exponent {res['exponent']:.2f}")
+    axes[3].set(title="oracle calls to an eps-stationary point (sigma = eps)", xlabel="1 / eps",
                 ylabel="gradient oracle calls")
-    axes[1].legend(fontsize=8)
+    axes[3].legend(fontsize=8)
     names = ["no cleaning", "penalty", "AID"]
     values = [100 * clean[k] for k in ("no_cleaning", "penalty", "aid")]
-    axes[2].bar(names, values, color=["grey", "C0", "C1"])
-    axes[2].set_ylim(min(values) - 5, 100)
-    axes[2].set(title="hyper-cleaning, digits, 30% label noise", ylabel="clean test accuracy (%)")
+    axes[4].bar(names, values, color=["grey", "C0", "C1"])
+    axes[4].set_ylim(min(values) - 5, 100)
+    axes[4].set(title="hyper-cleaning, digits, 30% label noise", ylabel="clean test accuracy (%)")
     ctx.save_figure(fig, "penalty")
 
 
 def run(ctx) -> dict[str, Metric]:
-    full = ctx.tier == "full"
+    settings = SETTINGS[ctx.tier]
     rng = ctx.rng(0)
     q = problems.random_quadratic_bilevel(rng)
-    draws = 3 if full else 1
-    steps = ctx.progress(total=3 + draws, desc="penalty_bilevel")
-    close = closeness(q, rng.standard_normal((5 if full else 3, q.B.shape[1])))
+    steps = ctx.progress(total=5, desc="penalty_bilevel")
+    close = closeness(q, rng.standard_normal((settings.closeness_points, q.B.shape[1])), np.zeros(q.dim_y))
+    steps.update()
+    rd_rng = ctx.rng(3)
+    rd = problems.random_overparam_bilevel(rd_rng)
+    rd_start = rd_rng.standard_normal(rd.dim_y)
+    close_rd = closeness(rd, rd_rng.standard_normal((settings.closeness_points, rd.C.shape[1])), rd_start)
+    mu_dep = mu_dependence(rd, rd_rng.standard_normal(rd.C.shape[1]), rd_start)
     steps.update()
     x0 = np.full(q.B.shape[1], 3.0)
-    det = complexity(q, np.logspace(-1, -4, 10) if full else np.logspace(-1, -3, 5), x0)
+    det = complexity(q, settings.deterministic_eps, x0)
     steps.update()
-    sto = complexity(q, [0.4, 0.3, 0.2, 0.15] if full else [0.4, 0.3, 0.2], x0, noise=0.1, rng=ctx.rng(1))
+    sto = complexity(q, settings.stochastic_eps, x0, noise=0.1, rng=ctx.rng(1))
     steps.update()
-    runs = []
-    for draw in range(draws):
-        runs.append(hyper_cleaning(ctx.seed % 2**32, ctx.rng(2 + draw), outer_steps=200 if full else 60))
-        steps.update()
-    clean = {key: float(np.mean([r[key] for r in runs])) for key in runs[0]}
+    clean = hyper_cleaning(ctx.seed % 2**32, ctx.rng(2), outer_steps=settings.cleaning_outer_steps)
+    steps.update()
     steps.close()
-    plot(ctx, close, det, sto, clean)
+    plot(ctx, close, close_rd, mu_dep, det, sto, clean)
     return {
         "closeness_value_slope": Metric(close["value"], lower_is_better=False),
         "closeness_grad_slope": Metric(close["grad"], lower_is_better=False),
         "closeness_value_slope_error": Metric(abs(close["value"] - 1)),
         "closeness_grad_slope_error": Metric(abs(close["grad"] - 1)),
+        "rd_closeness_value_slope": Metric(close_rd["value"], lower_is_better=False),
+        "rd_closeness_grad_slope": Metric(close_rd["grad"], lower_is_better=False),
+        "rd_mu": Metric(float(rd.mu)),
+        "rd_value_gap_mu_slope": Metric(mu_dep["value_slope"], lower_is_better=False),
+        "rd_grad_gap_mu_slope": Metric(mu_dep["grad_slope"], lower_is_better=False),
         "deterministic_exponent": Metric(det["exponent"]),
         "deterministic_converged": Metric(float(det["converged"]), lower_is_better=False),
         "deterministic_calls_smallest_eps": Metric(det["calls"][-1], "calls"),

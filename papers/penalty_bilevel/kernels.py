@@ -6,7 +6,7 @@ from papers.penalty_bilevel.method import penalty_estimate
 from papers.penalty_bilevel.problems import random_quadratic_bilevel
 
 
-@kernel(params={"dy": [8, 64, 512]})
+@kernel(params={"dy": [8, 16]})
 def penalty_gradient_estimate(dy, device):
     """grad psi_sigma on the quadratic bilevel problem (dx = dy / 2, sigma = 0.01, 20 inner steps each)."""
     q = random_quadratic_bilevel(np.random.default_rng(0), dx=max(dy // 2, 1), dy=dy)

@@ -48,7 +48,8 @@ class Counter:
                 return value, gx, gy
             self.calls += batch
             scale = noise / np.sqrt(batch)
-            return value, gx + scale * rng.standard_normal(gx.shape), gy + scale * rng.standard_normal(gy.shape)
+            return (value, gx + scale * rng.standard_normal(gx.shape),
+                    gy + scale * rng.standard_normal(gy.shape))
 
         return counted
 
@@ -80,9 +81,11 @@ def penalty_estimate(f: Oracle, g: Oracle, x: np.ndarray, y: np.ndarray, z: np.n
 def penalty_method(f: Oracle, g: Oracle, x0: np.ndarray, y0: np.ndarray, sigma: float, *, step: float,
                    inner_step_f: float, inner_step_g: float, inner_steps: int = 1000, inner_tol: float = 0.0,
                    eps: float | None = None, max_outer: int = 100_000, max_calls: int | None = None,
-                   noise: float = 0.0, batch: int = 1, rng: np.random.Generator | None = None) -> PenaltyTrace:
+                   noise: float = 0.0, batch: int = 1,
+                   rng: np.random.Generator | None = None) -> PenaltyTrace:
     """Double-loop penalty method: per outer step, approximately minimise h_sigma(x_k, .) from y and
-    g(x_k, .) from z (warm starts), then x_{k+1} = x_k - step * (grad_x h_sigma(x_k, y) - grad_x g(x_k, z)) / sigma.
+    g(x_k, .) from z (warm starts), then
+    x_{k+1} = x_k - step * (grad_x h_sigma(x_k, y) - grad_x g(x_k, z)) / sigma.
 
     inner_step_f / inner_step_g: gradient steps in y for h_sigma and for g (1/L of each).
     inner_tol: stop an inner loop at ||grad_y|| <= inner_tol * sigma (0: always `inner_steps`).

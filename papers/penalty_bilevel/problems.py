@@ -1,5 +1,6 @@
 """Bilevel test problems: a quadratic lower level with a nonconvex upper level whose hyper-objective
-is known in closed form, and data hyper-cleaning."""
+is known in closed form, the same with an overparameterised (rank-deficient) lower level whose
+minimisers are not unique, and data hyper-cleaning."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -17,6 +18,10 @@ class QuadraticBilevel:
     B: np.ndarray
     c: np.ndarray
     beta: float
+
+    @property
+    def dim_y(self) -> int:
+        return len(self.c)
 
     def f(self, x, y):
         r = y - self.c
@@ -58,7 +63,85 @@ class QuadraticBilevel:
         return float(np.linalg.norm(M.T @ M, 2) + self.beta)
 
 
-def random_quadratic_bilevel(rng: np.random.Generator, dx: int = 5, dy: int = 8, beta: float = 2.0) -> QuadraticBilevel:
+@dataclass(frozen=True)
+class OverparamBilevel:
+    """A lower level with non-unique minimisers: y = (u, v) and only w = u + v enters,
+    g(x, y) = (w - C x)^T Q (w - C x) / 2 (Q positive definite, so the minimisers of g(x, .) are the
+    affine set {u + v = C x}), f(x, y) = ||w - c||^2 / 2 + beta sum_i cos(x_i) (nonconvex in x).
+
+    grad_yy g = [[Q, Q], [Q, Q]] is singular; its nonzero eigenvalues are 2 eig(Q), so g(x, .) and
+    h_sigma = sigma f + g satisfy the error bound (and PL) with mu = 2 lambda_min(Q) for every sigma >= 0.
+    f is the same at every lower-level minimiser, so psi(x) = ||C x - c||^2 / 2 + beta sum_i cos(x_i).
+    """
+
+    Q: np.ndarray
+    C: np.ndarray
+    c: np.ndarray
+    beta: float
+
+    @property
+    def dim_y(self) -> int:
+        return 2 * len(self.c)
+
+    def _w(self, y):
+        k = len(self.c)
+        return y[:k] + y[k:]
+
+    def f(self, x, y):
+        r = self._w(y) - self.c
+        return 0.5 * r @ r + self.beta * np.cos(x).sum(), -self.beta * np.sin(x), np.concatenate([r, r])
+
+    def g(self, x, y):
+        r = self._w(y) - self.C @ x
+        Qr = self.Q @ r
+        return 0.5 * r @ Qr, -self.C.T @ Qr, np.concatenate([Qr, Qr])
+
+    @property
+    def mu(self) -> float:
+        """The error-bound (PL) constant of g(x, .) in y: 2 lambda_min(Q)."""
+        return 2.0 * float(np.linalg.eigvalsh(self.Q)[0])
+
+    def hyper_objective(self, x) -> tuple[float, np.ndarray]:
+        """psi(x) and its gradient, from the lower-level solution set {u + v = C x}."""
+        r = self.C @ x - self.c
+        return 0.5 * r @ r + self.beta * np.cos(x).sum(), self.C.T @ r - self.beta * np.sin(x)
+
+    def penalty_function(self, x, sigma) -> tuple[float, np.ndarray]:
+        """psi_sigma(x) and its gradient in closed form: w_sigma = (sigma I + Q)^{-1} (sigma c + Q C x),
+        min g = 0."""
+        w = np.linalg.solve(sigma * np.eye(len(self.c)) + self.Q, sigma * self.c + self.Q @ self.C @ x)
+        y = np.concatenate([w, np.zeros_like(w)])
+        (fv, fx, _), (gv, gx, _) = self.f(x, y), self.g(x, y)
+        return fv + gv / sigma, fx + gx / sigma
+
+    @property
+    def lipschitz_y(self) -> tuple[float, float]:
+        """Gradient Lipschitz constants in y of f (2) and of g (2 lambda_max(Q))."""
+        return 2.0, 2.0 * float(np.linalg.eigvalsh(self.Q)[-1])
+
+    @property
+    def hyper_smoothness(self) -> float:
+        """An upper bound on the Lipschitz constant of grad psi: ||C||^2 + beta."""
+        return float(np.linalg.norm(self.C, 2) ** 2 + self.beta)
+
+    def with_smallest_eigenvalue(self, lam: float) -> "OverparamBilevel":
+        """The same problem with the smallest eigenvalue of Q replaced by `lam` (eigenvectors and the
+        other eigenvalues kept), i.e. with error-bound constant mu = 2 lam."""
+        eigval, U = np.linalg.eigh(self.Q)
+        eigval[0] = lam
+        return OverparamBilevel((U * eigval) @ U.T, self.C, self.c, self.beta)
+
+
+def random_overparam_bilevel(rng: np.random.Generator, dx: int = 5, dw: int = 8,
+                             beta: float = 2.0) -> OverparamBilevel:
+    """Q with eigenvalues in [1, 4], C and c standard normal; y = (u, v) has 2 dw coordinates."""
+    U = np.linalg.qr(rng.standard_normal((dw, dw)))[0]
+    Q = (U * rng.uniform(1, 4, dw)) @ U.T
+    return OverparamBilevel(Q, rng.standard_normal((dw, dx)), rng.standard_normal(dw), beta)
+
+
+def random_quadratic_bilevel(rng: np.random.Generator, dx: int = 5, dy: int = 8,
+                             beta: float = 2.0) -> QuadraticBilevel:
     """Q with eigenvalues in [1, 4], B and c standard normal."""
     U = np.linalg.qr(rng.standard_normal((dy, dy)))[0]
     Q = (U * rng.uniform(1, 4, dy)) @ U.T

@@ -2,6 +2,7 @@ import os
 import subprocess
 import sys
 
+import scipy.linalg  # noqa: F401  (its own BLAS is loaded before the first measurement)
 import torch
 from threadpoolctl import threadpool_info
 
@@ -55,3 +56,17 @@ def test_agg_backend_is_selected():
     import matplotlib
 
     assert matplotlib.get_backend().lower() == "agg"
+
+
+def test_limit_covers_scipys_own_blas_loaded_inside_the_body():
+    code = (
+        "from threadpoolctl import threadpool_info\n"
+        "from papers.harness.policy import limit_threads\n"
+        "with limit_threads(1):\n"
+        "    import scipy.linalg\n"
+        "    counts = {lib['filepath']: lib['num_threads'] for lib in threadpool_info()\n"
+        "              if lib['user_api'] in ('blas', 'openmp')}\n"
+        "    assert set(counts.values()) == {1}, counts\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr

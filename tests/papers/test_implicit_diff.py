@@ -6,10 +6,18 @@ jax = pytest.importorskip("jax")
 
 import jax.numpy as jnp  # noqa: E402
 
-from papers.implicit_diff import baselines, problems  # noqa: E402
+from papers.implicit_diff import baselines, experiment, problems  # noqa: E402
 from papers.implicit_diff.method import (  # noqa: E402
-    custom_fixed_point, custom_root, float64, projection_simplex, root_jvp, root_vjp, solve_cg, solve_gmres,
-    solve_normal_cg)
+    custom_fixed_point,
+    custom_root,
+    float64,
+    projection_simplex,
+    root_jvp,
+    root_vjp,
+    solve_cg,
+    solve_gmres,
+    solve_normal_cg,
+)
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -31,7 +39,8 @@ def regression(jax_float64):
 def test_ridge_jacobian_matches_closed_form(regression, mode, jac):
     X, y = regression
     theta = jnp.linspace(0.05, 0.5, 6)
-    solver = custom_root(problems.ridge_optimality, solve=solve_cg, mode=mode)(problems.ridge_gradient_descent)
+    solver = custom_root(problems.ridge_optimality, solve=solve_cg, mode=mode)(
+        problems.ridge_gradient_descent)
     J = jax.jit(getattr(jax, jac)(solver, argnums=1))(jnp.zeros(6), theta, X, y)
     w_ref, J_ref = baselines.ridge_solution_and_jacobian(X, y, theta)
     np.testing.assert_allclose(solver(jnp.zeros(6), theta, X, y), w_ref, rtol=1e-10, atol=1e-12)
@@ -89,7 +98,8 @@ def test_has_aux_differentiates_only_the_solution(regression):
         return w, jnp.sum(w)
 
     J = jax.jit(jax.jacrev(lambda t: solver(jnp.zeros(6), t, X, y)[0]))(theta)
-    np.testing.assert_allclose(J, baselines.ridge_solution_and_jacobian(X, y, theta)[1], rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(J, baselines.ridge_solution_and_jacobian(X, y, theta)[1], rtol=1e-8,
+                               atol=1e-10)
 
 
 def test_projection_simplex_against_bisection():
@@ -148,3 +158,61 @@ def test_distillation_gradient_matches_finite_differences():
 def test_mode_is_checked():
     with pytest.raises(ValueError):
         custom_root(problems.ridge_optimality, mode="sideways")
+
+
+@pytest.fixture(scope="module")
+def classification(jax_float64):
+    rng = np.random.default_rng(6)
+    X = rng.standard_normal((50, 4))
+    s = np.where(X @ np.array([1.0, -2.0, 0.5, 0.0]) + 0.5 * rng.standard_normal(50) > 0, 1.0, -1.0)
+    return jnp.asarray(X), jnp.asarray(s)
+
+
+def test_logistic_reference_solution_and_jacobian_against_scipy_and_finite_differences(classification):
+    import scipy.optimize
+
+    X, s = classification
+    theta = np.array([0.05, 0.1, 0.2, 0.3])
+
+    Xn, sn = np.asarray(X), np.asarray(s)
+
+    def solve(theta):
+        def grad(w):  # the stationarity condition, by hand: -mean(s_i x_i sigmoid(-s_i x_i^T w)) + theta * w
+            return -(Xn * (sn / (1 + np.exp(sn * (Xn @ w))))[:, None]).mean(axis=0) + theta * w
+
+        return scipy.optimize.fsolve(grad, np.zeros(4), xtol=1e-14)
+
+    w, J = baselines.logistic_solution_and_jacobian(X, s, theta)
+    np.testing.assert_allclose(w, solve(theta), atol=1e-7)
+    h = 1e-5
+    fd = np.column_stack([(solve(theta + h * e) - solve(theta - h * e)) / (2 * h) for e in np.eye(4)])
+    np.testing.assert_allclose(J, fd, atol=1e-5)
+    np.testing.assert_allclose(problems.logistic_optimality(jnp.asarray(w), jnp.asarray(theta), X, s), 0.0,
+                               atol=1e-12)
+
+
+def test_unrolled_jacobian_follows_the_derivative_recursion_of_gradient_descent(regression):
+    """d/dθ of w_{k+1} = w_k - η(H w_k - b + θ∘w_k) is J_{k+1} = (I - η(H + diag θ)) J_k - η diag(w_k),
+    written as an explicit numpy loop; error_bound_curve's unrolled errors must match it."""
+    X, y = regression
+    Xn, yn = np.asarray(X), np.asarray(y)
+    n = len(yn)
+    theta = np.full(6, 0.2)
+    H, b = Xn.T @ Xn / n, Xn.T @ yn / n
+    eta = 0.05
+    w, J = np.zeros(6), np.zeros((6, 6))
+    w_star, J_star = baselines.ridge_solution_and_jacobian(X, y, theta)
+    errors = []
+    for k in range(1, 9):
+        w, J = (w - eta * (H @ w - b + theta * w),
+                (np.eye(6) - eta * (H + np.diag(theta))) @ J - eta * np.diag(w))
+        if k in (2, 4, 8):
+            errors.append(np.linalg.norm(J - J_star) / np.linalg.norm(J_star))
+    curve = experiment.error_bound_curve(problems.ridge_optimality, eta, w_star, J_star, jnp.asarray(theta),
+                                         X, y, counts=(2, 4, 8))
+    np.testing.assert_allclose(curve["unroll_err"], errors, rtol=1e-10)
+    iterates = problems.gradient_descent_iterates(problems.ridge_optimality, eta, jnp.zeros(6),
+                                                  jnp.asarray(theta), X, y, (2, 4, 8))
+    implicit = [np.linalg.norm(-np.linalg.solve(H + np.diag(theta), np.diag(w_k)) - J_star)
+                / np.linalg.norm(J_star) for w_k in np.asarray(iterates)]
+    np.testing.assert_allclose(curve["implicit_err"], implicit, rtol=1e-8)

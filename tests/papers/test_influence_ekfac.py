@@ -5,9 +5,26 @@ from torch.func import functional_call, jacrev
 from papers.common.mlp_digits import build_mlp, objective
 from papers.influence_ekfac.baselines import exact_ggn, exact_ihvp, ggn_vector_product, kfac_ihvp, lissa_ihvp
 from papers.influence_ekfac.experiment import WEIGHT_DECAY, fit_lbfgs
-from papers.influence_ekfac.method import (block_shapes, ekfac_ihvp, influence_scores, kronecker_factors,
-                                           layer_data, linear_layers, low_rank_blocks, low_rank_scores,
-                                           per_example_gradients, split_blocks)
+from papers.influence_ekfac.method import (
+    block_shapes,
+    ekfac_ihvp,
+    heuristic_damping,
+    influence_scores,
+    kronecker_factors,
+    layer_damping,
+    layer_data,
+    linear_layers,
+    low_rank_blocks,
+    low_rank_scores,
+    per_example_gradients,
+    split_blocks,
+)
+
+
+@pytest.fixture(autouse=True)
+def _seeded():
+    """Vectors drawn from torch's global generator are the same whatever ran before."""
+    torch.manual_seed(0)
 
 
 def _problem(sizes=(5, 4, 3), n=40, seed=0):
@@ -24,12 +41,14 @@ def _jacobian_ggn(model, X, loss):
     def f(theta, x):
         params, start = {}, 0
         for name, (o, i) in zip(names, block_shapes(model)):
-            block = theta[start:start + o * i].reshape(o, i)
+            block = theta[start : start + o * i].reshape(o, i)
             params[f"{name}.weight"], params[f"{name}.bias"] = block[:, :-1], block[:, -1]
             start += o * i
         return functional_call(model, params, (x[None],))[0]
 
-    theta = torch.cat([torch.cat([l.weight, l.bias[:, None]], 1).reshape(-1) for l in linear_layers(model)]).detach()
+    theta = torch.cat(
+        [torch.cat([lin.weight, lin.bias[:, None]], 1).reshape(-1) for lin in linear_layers(model)]
+    ).detach()
     G = 0
     for x in X:
         J = jacrev(f)(theta, x)
@@ -56,8 +75,13 @@ def test_per_example_gradients_are_the_loss_gradients_in_block_order():
     got = per_example_gradients(model, X[:3], y[:3])
     for k in range(3):
         model.zero_grad()
-        objective(model, X[k:k + 1], y[k:k + 1]).backward()
-        ref = torch.cat([torch.cat([l.weight.grad, l.bias.grad[:, None]], 1).reshape(-1) for l in linear_layers(model)])
+        objective(model, X[k : k + 1], y[k : k + 1]).backward()
+        ref = torch.cat(
+            [
+                torch.cat([lin.weight.grad, lin.bias.grad[:, None]], 1).reshape(-1)
+                for lin in linear_layers(model)
+            ]
+        )
         assert torch.allclose(got[k], ref, atol=1e-14)
 
 
@@ -66,20 +90,26 @@ def test_kfac_and_ekfac_are_their_dense_definitions():
     G, f = exact_ggn(model, X), kronecker_factors(model, X)
     data = layer_data(model, X)
     kfac_blocks, ekfac_blocks, start = [], [], 0
-    for l, (o, i) in enumerate(block_shapes(model)):
-        A = data.a[l].T @ data.a[l] / len(X)
-        S = torch.einsum("nko,nkp->op", data.s[l], data.s[l]) / len(X)
-        Q = torch.kron(f.QS[l], f.QA[l])
-        Gl = G[start:start + o * i, start:start + o * i]
+    for j, (o, i) in enumerate(block_shapes(model)):
+        A = data.a[j].T @ data.a[j] / len(X)
+        S = torch.einsum("nko,nkp->op", data.s[j], data.s[j]) / len(X)
+        Q = torch.kron(f.QS[j], f.QA[j])
+        Gl = G[start : start + o * i, start : start + o * i]
         start += o * i
-        lam = torch.diagonal(Q.T @ Gl @ Q)           # EK-FAC: the diagonal of G in the Kronecker eigenbasis
-        assert torch.allclose(f.corrected[l].reshape(-1), lam, atol=1e-13)
+        lam = torch.diagonal(Q.T @ Gl @ Q)  # EK-FAC: the diagonal of G in the Kronecker eigenbasis
+        assert torch.allclose(f.corrected[j].reshape(-1), lam, atol=1e-13)
         kfac_blocks.append(torch.kron(S, A))
         ekfac_blocks.append(Q @ torch.diag(lam) @ Q.T)
     V = torch.randn(4, len(G), dtype=torch.float64)
-    eye = torch.eye(len(G), dtype=torch.float64)
-    for got, blocks in ((kfac_ihvp(model, X, 0.1), kfac_blocks), (ekfac_ihvp(model, X, 0.1), ekfac_blocks)):
-        ref = torch.linalg.solve(torch.block_diag(*blocks) + 0.1 * eye, V.T).T
+    damping = [0.1, 0.03]
+    D = torch.block_diag(
+        *[lam * torch.eye(o * i, dtype=torch.float64) for lam, (o, i) in zip(damping, block_shapes(model))]
+    )
+    for got, blocks in (
+        (kfac_ihvp(model, X, damping), kfac_blocks),
+        (ekfac_ihvp(model, X, damping), ekfac_blocks),
+    ):
+        ref = torch.linalg.solve(torch.block_diag(*blocks) + D, V.T).T
         assert torch.allclose(got(V), ref, atol=1e-11)
 
 
@@ -88,15 +118,37 @@ def test_ekfac_is_exact_for_one_linear_layer_with_squared_loss():
     V = torch.randn(5, 28, dtype=torch.float64)
     ref = exact_ihvp(model, X, 1e-3, loss="mse")(V)
     assert torch.allclose(ekfac_ihvp(model, X, 1e-3, loss="mse")(V), ref, rtol=1e-9, atol=0)
-    assert not torch.allclose(ekfac_ihvp(model, X, 1e-3, loss="ce")(V), exact_ihvp(model, X, 1e-3)(V), rtol=1e-3)
+    assert not torch.allclose(
+        ekfac_ihvp(model, X, 1e-3, loss="ce")(V), exact_ihvp(model, X, 1e-3)(V), rtol=1e-3
+    )
 
 
 def test_exact_ihvp_solves_the_damped_system():
     model, X, _ = _problem()
     G = exact_ggn(model, X)
     V = torch.randn(2, len(G), dtype=torch.float64)
-    assert torch.allclose(exact_ihvp(model, X, 0.05)(V) @ (G + 0.05 * torch.eye(len(G), dtype=torch.float64)), V,
-                          atol=1e-11)
+    assert torch.allclose(
+        exact_ihvp(model, X, 0.05)(V) @ (G + 0.05 * torch.eye(len(G), dtype=torch.float64)), V, atol=1e-11
+    )
+    (o1, i1), (o2, i2) = block_shapes(model)
+    D = torch.diag(torch.cat([torch.full((o1 * i1,), 0.2), torch.full((o2 * i2,), 0.01)]).double())
+    assert torch.allclose(exact_ihvp(model, X, [0.2, 0.01])(V) @ (G + D), V, atol=1e-11)
+
+
+def test_heuristic_damping_is_a_tenth_of_each_layer_mean_ggn_eigenvalue():
+    """0.1 x the mean eigenvalue of each diagonal block of the dense GGN (eigvalsh of the block)."""
+    model, X, _ = _problem()
+    G = exact_ggn(model, X)
+    expected, start = [], 0
+    for o, i in block_shapes(model):
+        expected.append(
+            0.1 * torch.linalg.eigvalsh(G[start : start + o * i, start : start + o * i]).mean().item()
+        )
+        start += o * i
+    assert heuristic_damping(kronecker_factors(model, X)) == pytest.approx(expected, rel=1e-10)
+    assert layer_damping(model, 0.5) == [0.5, 0.5]
+    with pytest.raises(ValueError, match="2 linear layers"):
+        layer_damping(model, [0.1, 0.2, 0.3])
 
 
 def test_lissa_converges_to_the_exact_ihvp():
@@ -109,6 +161,8 @@ def test_lissa_converges_to_the_exact_ihvp():
     minibatch = lissa_ihvp(model, X, 1.0, batch_size=16, tolerance=1e-4)
     err = torch.linalg.vector_norm(minibatch(V) - ref) / torch.linalg.vector_norm(ref)
     assert 0 < err < 0.3
+    per_layer = lissa_ihvp(model, X, [0.5, 2.0], batch_size=4000, tolerance=1e-8)
+    assert torch.allclose(per_layer(V), exact_ihvp(model, X, [0.5, 2.0])(V), rtol=1e-6, atol=1e-9)
 
 
 def test_exact_influence_is_the_derivative_of_retraining_with_an_upweighted_example():
@@ -118,7 +172,9 @@ def test_exact_influence_is_the_derivative_of_retraining_with_an_upweighted_exam
     fit_lbfgs(model, X, y)
     theta = torch.cat([p.detach().reshape(-1) for p in model.parameters()])
     xq, yq, m, eps = X[:1] + 0.3, y[:1], 7, 1e-3
-    score = influence_scores("exact", model, (X, y), (xq, yq), WEIGHT_DECAY, candidates=(X[m:m + 1], y[m:m + 1]))
+    score = influence_scores(
+        exact_ihvp(model, X, WEIGHT_DECAY), model, (xq, yq), (X[m : m + 1], y[m : m + 1])
+    )
 
     def query_loss_after(e):
         weight = torch.ones(len(X), dtype=torch.float64)
@@ -143,9 +199,7 @@ def test_query_batching_at_full_rank_equals_dense_scores_and_truncates_by_svd():
     assert torch.allclose(U[0] @ W[0].T, s[0] * torch.outer(u[:, 0], vh[0]), atol=1e-12)
 
 
-def test_unknown_names_are_clear_errors():
+def test_unknown_loss_is_a_clear_error():
     model, X, y = _problem()
-    with pytest.raises(ValueError, match="unknown influence estimator"):
-        influence_scores("arnoldi", model, (X, y), (X, y), 0.1)
     with pytest.raises(ValueError, match="unknown loss"):
         layer_data(model, X, None, "hinge")

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import scipy.optimize
 
-from papers.penalty_bilevel import baselines, problems
+from papers.penalty_bilevel import baselines, experiment, problems
 from papers.penalty_bilevel.method import Counter, penalty_estimate, penalty_method
 
 
@@ -107,7 +107,8 @@ def test_cleaning_second_derivatives_match_finite_differences(small_cleaning):
     hc = small_cleaning
     np.testing.assert_allclose(hc.hvp_g(x, y, v), fd_grad(lambda t: hc.g(x, y + t[0] * v)[2], np.zeros(1))[0],
                                atol=1e-6)
-    np.testing.assert_allclose(hc.grad_x_of_g_dot(x, y, v), fd_grad(lambda u: hc.g(u, y)[2] @ v, x), atol=1e-7)
+    np.testing.assert_allclose(hc.grad_x_of_g_dot(x, y, v), fd_grad(lambda u: hc.g(u, y)[2] @ v, x),
+                               atol=1e-7)
 
 
 def test_aid_hypergradient_matches_finite_differences_of_the_hyper_objective(small_cleaning):
@@ -115,7 +116,8 @@ def test_aid_hypergradient_matches_finite_differences_of_the_hyper_objective(sma
 
     def lower(x):
         res = scipy.optimize.minimize(lambda y: hc.g(x, y)[0], np.zeros(12), jac=lambda y: hc.g(x, y)[2],
-                                      method="L-BFGS-B", options={"gtol": 1e-10, "ftol": 0, "maxiter": 10_000})
+                                      method="L-BFGS-B",
+                                      options={"gtol": 1e-10, "ftol": 0, "maxiter": 10_000})
         y = res.x
         for _ in range(5):  # Newton polish with the dense Hessian built column by column
             H = np.column_stack([hc.hvp_g(x, y, e) for e in np.eye(12)])
@@ -125,3 +127,82 @@ def test_aid_hypergradient_matches_finite_differences_of_the_hyper_objective(sma
     (x,) = point(8, 12)
     np.testing.assert_allclose(baselines.aid_hypergradient(hc, x, lower(x)),
                                fd_grad(lambda u: hc.f(u, lower(u))[0], x, h=1e-5), atol=1e-6)
+
+
+@pytest.fixture
+def overparam():
+    return problems.random_overparam_bilevel(np.random.default_rng(9), dx=3, dw=4)
+
+
+@pytest.mark.parametrize("which", ["f", "g"])
+def test_overparam_oracles_match_finite_differences(overparam, which):
+    x, y = point(10, 3, 8)
+    oracle = getattr(overparam, which)
+    _, gx, gy = oracle(x, y)
+    np.testing.assert_allclose(gx, fd_grad(lambda v: oracle(v, y)[0], x), atol=1e-7)
+    np.testing.assert_allclose(gy, fd_grad(lambda v: oracle(x, v)[0], y), atol=1e-7)
+
+
+def test_overparam_lower_level_is_singular_with_error_bound_constant_mu(overparam):
+    x, y = point(11, 3, 8)
+    H = np.column_stack([fd_grad(lambda v, i=i: overparam.g(x, v)[2][i], y) for i in range(8)])
+    eig = np.linalg.eigvalsh(0.5 * (H + H.T))
+    assert np.sum(np.abs(eig) < 1e-6) == 4  # a 4-dimensional set of minimisers
+    assert eig[np.abs(eig) > 1e-6].min() == pytest.approx(overparam.mu, rel=1e-6)
+    assert overparam.with_smallest_eigenvalue(0.01).mu == pytest.approx(0.02, rel=1e-12)
+
+
+def test_overparam_hyper_objective_is_f_on_the_solution_set(overparam):
+    """psi(x) = min of f over {y : g(x, y) = min g}: f at a random point of that set, and the minimum of
+    f + (large) g found by a dense least-squares solve agrees as the weight on g grows."""
+    (x,) = point(12, 3)
+    u = np.random.default_rng(13).standard_normal(4)
+    y = np.concatenate([u, overparam.C @ x - u])
+    assert overparam.g(x, y)[0] == pytest.approx(0.0, abs=1e-12)
+    assert overparam.hyper_objective(x)[0] == pytest.approx(overparam.f(x, y)[0], rel=1e-12)
+    np.testing.assert_allclose(overparam.hyper_objective(x)[1],
+                               fd_grad(lambda v: overparam.hyper_objective(v)[0], x), atol=1e-6)
+
+
+def test_overparam_penalty_function_against_a_direct_minimisation(overparam):
+    (x,) = point(14, 3)
+    sigma = 0.05
+
+    def h(y):
+        return sigma * overparam.f(x, y)[0] + overparam.g(x, y)[0]
+
+    def grad_h(y):
+        return sigma * overparam.f(x, y)[2] + overparam.g(x, y)[2]
+
+    res = scipy.optimize.minimize(h, np.zeros(8), jac=grad_h, method="BFGS", options={"gtol": 1e-12})
+    assert overparam.penalty_function(x, sigma)[0] == pytest.approx(res.fun / sigma, rel=1e-8)
+    np.testing.assert_allclose(overparam.penalty_function(x, sigma)[1],
+                               fd_grad(lambda v: overparam.penalty_function(v, sigma)[0], x), atol=1e-5)
+
+
+def test_gaps_from_first_order_solves_match_closed_forms_from_a_random_start(overparam):
+    """The inner loops never reach a unique minimiser (u - v keeps its start value), yet the penalty
+    estimate matches the closed-form psi_sigma, and the gap to psi is sigma/2 sum_i d_i^2/(sigma + lam_i)
+    with d the eigen-coordinates of C x - c."""
+    (x,) = point(15, 3)
+    sigma = 1e-3
+    start = np.random.default_rng(16).standard_normal(8)
+    value_gap, grad_gap = experiment.gaps_at(overparam, x, sigma, start)
+    lam, U = np.linalg.eigh(overparam.Q)
+    d = U.T @ (overparam.C @ x - overparam.c)
+    assert value_gap == pytest.approx(0.5 * sigma * np.sum(d ** 2 / (sigma + lam)), rel=1e-7)
+    exact_grad = overparam.penalty_function(x, sigma)[1]
+    assert grad_gap == pytest.approx(np.linalg.norm(exact_grad - overparam.hyper_objective(x)[1]), rel=1e-6)
+
+
+def test_mu_dependence_slopes_against_the_eigen_formula(overparam):
+    """mu_dependence sets C x - c to unit eigen-coordinates, so the value gap is
+    sigma/2 sum_i 1/(sigma + lam_i)."""
+    (x,) = point(17, 3)
+    out = experiment.mu_dependence(overparam, x, np.zeros(8))
+    lam = np.linalg.eigvalsh(overparam.Q)
+    expected = [0.5 * experiment.MU_SIGMA * np.sum(1 / (experiment.MU_SIGMA + np.concatenate([[m], lam[1:]])))
+                for m in experiment.MU_SMALLEST_EIGENVALUES]
+    np.testing.assert_allclose(out["value"], expected, rtol=1e-6)
+    np.testing.assert_allclose(out["mu"], 2 * np.array(experiment.MU_SMALLEST_EIGENVALUES), rtol=1e-10)
+    assert -1.0 < out["value_slope"] < -0.5
