@@ -51,7 +51,8 @@ def taylor_exp2(degree: int) -> Program:
 def pade_exp2(p: int, q: int) -> Program:
     """Padé approximant [p/q] of 2^x at 0 (from the closed form of e^y's, y = x ln 2)."""
     n = p + q
-    a = [math.factorial(n - j) * math.factorial(p) / (math.factorial(n) * math.factorial(j) * math.factorial(p - j))
+    a = [math.factorial(n - j) * math.factorial(p)
+         / (math.factorial(n) * math.factorial(j) * math.factorial(p - j))
          * LN2 ** j for j in range(p + 1)]
     b = [(-1) ** j * math.factorial(n - j) * math.factorial(q)
          / (math.factorial(n) * math.factorial(j) * math.factorial(q - j)) * LN2 ** j for j in range(q + 1)]

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from papers.autonumerics.fitting import chebyshev_grid, fit_constants
-from papers.autonumerics.program import OPS, X, Program
+from papers.autonumerics.program import OPS, Program, X
 
 Genome = tuple  # tuple of (op, left, right)
 
@@ -147,7 +147,8 @@ class Mutator:
         shifted = [_shift(instr, position, +1) for instr in genome]
         new = self.instruction(position)
         if position == n and n > 0 and ("v", n - 1) not in new[1:]:
-            new = (new[0], new[1], ("v", n - 1)) if self.rng.random() < 0.5 else (new[0], ("v", n - 1), new[2])
+            last = ("v", n - 1)
+            new = (new[0], new[1], last) if self.rng.random() < 0.5 else (new[0], last, new[2])
         genome = shifted[:position] + [new] + shifted[position:]
         if position < n:
             j = int(self.rng.integers(position + 1, n + 1))
@@ -196,7 +197,8 @@ class Evolution:
     """Regularized evolution of programs approximating 2^x on [lo, hi] (state of one search)."""
 
     def __init__(self, seed: int, population_size: int = 40, tournament_size: int = 8, max_ops: int = 12,
-                 grid: int = 96, lawson_rounds: int = 3, lo: float = 0.0, hi: float = 1.0, pareto: bool = False):
+                 grid: int = 96, lawson_rounds: int = 3, lo: float = 0.0, hi: float = 1.0,
+                 pareto: bool = False):
         self.rng = np.random.default_rng(seed)
         self.mutator = Mutator(self.rng)
         self.tournament_size = tournament_size

@@ -5,6 +5,11 @@ squares: each round multiplies the weight of every grid point by its relative er
 drives the weighted L2 solution towards the minimax (equioscillating) one. Programs are
 evaluated in numpy's extended precision (x87 long double, 64-bit mantissa) so that errors
 near 1e-15 are not drowned by float64 rounding.
+
+The result is identical on one machine, but not across machines: the trust-region solver goes
+through BLAS and LAPACK, whose kernels OpenBLAS chooses per CPU at load time and which round
+differently, so a fit can differ in its last bits on another CPU (NOTES.md, "Same seed, same
+metrics").
 """
 from __future__ import annotations
 
@@ -19,7 +24,8 @@ PENALTY = 1e3  # relative error charged where a program is not finite (a pole, 0
 
 
 def chebyshev_grid(lo: float, hi: float, m: int) -> np.ndarray:
-    """m Chebyshev-Lobatto points of [lo, hi] in long double, clustered at the ends where minimax errors peak."""
+    """m Chebyshev-Lobatto points of [lo, hi] in long double, clustered at the ends where minimax errors
+    peak."""
     k = np.arange(m, dtype=np.longdouble)
     return np.longdouble(lo) + (np.longdouble(hi) - np.longdouble(lo)) * (1 - np.cos(np.pi * k / (m - 1))) / 2
 
@@ -56,19 +62,14 @@ def fit_constants(program: Program, x: np.ndarray, target: np.ndarray, *, lawson
     return best, best_err
 
 
-def _lawson(program: Program, x: np.ndarray, target: np.ndarray, rounds: int, max_nfev: int) -> tuple[Program, float]:
+def _lawson(program: Program, x: np.ndarray, target: np.ndarray, rounds: int,
+            max_nfev: int) -> tuple[Program, float]:
     weights = np.ones(len(x))
     best, best_err = program, max_grid_error(program, x, target)
     consts = program.consts.copy()
     for _ in range(1 + rounds):
-        # residuals scaled to order one: trf's gradient tolerance is absolute
-        sqrt_w = np.sqrt(weights) / (best_err if 0 < best_err < PENALTY else 1.0)
-
-        def residual(c):
-            return sqrt_w * relative_residual(program.with_consts(c), x, target)
-
-        try:  # not method="lm": scipy's MINPACK gave allocation-dependent results on ill-conditioned fits
-            consts = least_squares(residual, consts, method="trf", max_nfev=max_nfev, x_scale="jac").x
+        try:
+            consts = _weighted_fit(program, x, target, np.sqrt(weights), consts, best_err, max_nfev)
         except (ValueError, np.linalg.LinAlgError):
             break
         candidate = program.with_consts(consts)
@@ -86,7 +87,22 @@ def _lawson(program: Program, x: np.ndarray, target: np.ndarray, rounds: int, ma
     return best, best_err
 
 
-def fit_from_starts(program: Program, x: np.ndarray, target: np.ndarray, starts, **kwargs) -> tuple[Program, float]:
+def _weighted_fit(program: Program, x: np.ndarray, target: np.ndarray, sqrt_w: np.ndarray, start: np.ndarray,
+                  error: float, max_nfev: int) -> np.ndarray:
+    """argmin_c sum_i w_i (f(x_i; c)/y_i - 1)^2 from `start` (trust-region reflective least squares)."""
+    # residuals scaled to order one: trf's gradient tolerance is absolute
+    scale = error if 0 < error < PENALTY else 1.0
+
+    def residual(c):
+        return sqrt_w * relative_residual(program.with_consts(c), x, target) / scale
+
+    # not method="lm": scipy's MINPACK gives results that depend on memory allocation on rank-deficient
+    # fits (the same inputs, two answers in one process), which search programs produce all the time
+    return least_squares(residual, start, method="trf", max_nfev=max_nfev, x_scale="jac").x
+
+
+def fit_from_starts(program: Program, x: np.ndarray, target: np.ndarray, starts,
+                    **kwargs) -> tuple[Program, float]:
     """`fit_constants` from each start vector in `starts`; the best result."""
     best, best_err = program, float("inf")
     for start in starts:

@@ -33,7 +33,7 @@ def exp_float32_jax(n, device):
     compiled = float32.exp_jax(_exp_program())
     x = jax.device_put(float32.dense_sample(n), float32.jax_device(device))
     compiled(x).block_until_ready()
-    return lambda: compiled(x).block_until_ready()
+    return lambda: compiled(x)
 
 
 @kernel(params={"population": [20]}, devices=("cpu",))

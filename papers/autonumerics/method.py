@@ -71,7 +71,7 @@ def digits(error: float) -> float:
 def ulp_error(approx: np.ndarray, exact: np.ndarray) -> np.ndarray:
     """Error of float32 results in units in the last place of the float32 nearest the exact value.
 
-    ``exact`` is a float64 reference (accurate far below a float32 ulp).
+    ``exact`` is a float64 or long double reference (accurate far below a float32 ulp).
     """
     exact = np.asarray(exact, dtype=np.float64)
     ulp = np.spacing(np.abs(exact.astype(np.float32))).astype(np.float64)
@@ -100,8 +100,8 @@ def refit_published_ten_op(lo: float = 0.0, hi: float = 1.0, grid: int = 300, sc
         t = c3 / inner + inner
         design = np.stack([h / t, h, -np.ones_like(h)], axis=1).astype(float)
         weights = 1 / np.abs(np.asarray(h * t, dtype=float))
-        (c1, c2, c4), *_ = np.linalg.lstsq(design * weights[:, None], np.asarray(-h * t, dtype=float) * weights,
-                                           rcond=None)
+        rhs = np.asarray(-h * t, dtype=float) * weights
+        (c1, c2, c4), *_ = np.linalg.lstsq(design * weights[:, None], rhs, rcond=None)
         candidate = fixed_c5.with_consts([c1, c2, c3, c4])
         starts.append((max_grid_error(candidate, x, target), candidate.consts))
     starts.sort(key=lambda s: s[0])

@@ -237,7 +237,8 @@ class _Builder:
             return self.emit("-", ("lit", 0.0), inner)
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.UAdd):
             return self.expr(node.operand, env)
-        if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
+        if (isinstance(node, ast.Constant) and isinstance(node.value, (int, float))
+                and not isinstance(node.value, bool)):
             return ("lit", float(node.value))
         if isinstance(node, ast.Name):
             if node.id == "x":
@@ -253,8 +254,10 @@ class _Builder:
         raise ProgramSyntaxError(f"not allowed in a program: {ast.unparse(node)!r}")
 
     def power(self, base: tuple, exponent) -> tuple:
-        if not (isinstance(exponent, ast.Constant) and isinstance(exponent.value, int) and exponent.value >= 1):
-            raise ProgramSyntaxError(f"exponent must be an integer literal >= 1, got {ast.unparse(exponent)!r}")
+        if not (isinstance(exponent, ast.Constant) and isinstance(exponent.value, int)
+                and exponent.value >= 1):
+            raise ProgramSyntaxError(
+                f"exponent must be an integer literal >= 1, got {ast.unparse(exponent)!r}")
         result, square, n = None, base, exponent.value
         while True:
             if n & 1:

@@ -1,1 +1,1 @@
-"""Neural Network Approximations of PDEs Beyond Linearity: A Representational Perspective (arXiv 2210.12101)."""
+"""Neural Network Approximations of PDEs Beyond Linearity: A Representational Perspective (2210.12101)."""

@@ -11,8 +11,6 @@ from __future__ import annotations
 import numpy as np
 from scipy import fft
 
-from papers.common.threads import single_threaded
-
 
 def grid(n: int, d: int) -> list[np.ndarray]:
     """Cell-centred coordinates x_j = (j + 1/2)/n of the n^d grid, as d broadcastable arrays."""
@@ -74,16 +72,47 @@ def contraction_bound(beta: float) -> float:
 
 
 def iteration_step(f_hat: np.ndarray, beta: float):
-    """The map c -> (c - eta (I - Laplace)^(-1) r_hat, r_hat) on cosine coefficients, r the PDE residual."""
+    """The map c -> (c - eta (I - Laplace)^(-1) r_hat, r_hat, g_hat) on cosine coefficients.
+
+    r is the PDE residual -Laplace(u) + u + beta tanh(u) - f and g = tanh(u), evaluated on the grid.
+    """
     n, d = f_hat.shape[0], f_hat.ndim
     symbol = 1.0 + wavenumbers(n, d) ** 2
     eta = step_size(beta)
 
-    def step(c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        r_hat = symbol * c + beta * to_coefficients(np.tanh(to_values(c))) - f_hat
-        return c - eta * r_hat / symbol, r_hat
+    def step(c: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        g_hat = to_coefficients(np.tanh(to_values(c)))
+        r_hat = symbol * c + beta * g_hat - f_hat
+        return c - eta * r_hat / symbol, r_hat, g_hat
 
     return step
+
+
+def barron_step_bound(barron_u: float, barron_f: float, barron_tanh_u: float, beta: float) -> float:
+    """The per-step growth bound ||u_{t+1}||_B <= |1 - eta| ||u_t||_B + eta (||f||_B + beta ||tanh(u_t)||_B).
+
+    The step is u_{t+1} = (1 - eta) u_t + eta (I - Laplace)^(-1) (f - beta tanh(u_t)); the preconditioner
+    multiplies each mode by 1/(1 + |omega|^2) <= 1, so it does not increase the Barron norm. This is the
+    paper's per-iterate bound for L = |grad u|^2/2 + u^2/2 + beta log cosh u, with the Barron norm of the
+    composition d_u L(u) = u + beta tanh(u) taken as measured instead of through the assumption B_L b^p.
+    """
+    eta = step_size(beta)
+    return abs(1.0 - eta) * barron_u + eta * (barron_f + beta * barron_tanh_u)
+
+
+def barron_network_bound(c: np.ndarray, width: int) -> float:
+    """Barron's (1993, Theorem 1) L2 bound 2 C / sqrt(m) for a width-m sigmoidal network on [0,1]^d.
+
+    C = int |omega|_B |u~(omega)| d omega with |omega|_B = sup over the domain of |omega . x|; with the
+    domain centred at the origin, [-1/2, 1/2]^d, |omega|_B = |omega|_1 / 2, and every cosine mode
+    prod cos(pi k_i x_i) splits into exponentials of total weight |c_k| at |omega|_1 = pi |k|_1, so
+    C = sum_k pi |k|_1 |c_k| / 2. The bound holds for any probability measure on the domain
+    (the test points' empirical measure included); the constant term is the network's bias.
+    """
+    n, d = c.shape[0], c.ndim
+    k1 = sum(np.arange(n).reshape([n if i == axis else 1 for i in range(d)]) for axis in range(d))
+    barron_constant = np.sum(np.pi * k1 * np.abs(c)) / 2.0
+    return float(2.0 * barron_constant / np.sqrt(width))
 
 
 def solve(f, beta: float, n: int, d: int, tol: float = 1e-12, max_iter: int = 1000):
@@ -91,24 +120,28 @@ def solve(f, beta: float, n: int, d: int, tol: float = 1e-12, max_iter: int = 10
 
     f: grid values of shape (n,)*d or a callable f(*coords) of the coordinates from `grid`.
     Returns (u, history): u the grid values of the last iterate; history a dict of per-iteration
-    arrays `update_h1` (||u_{t+1} - u_t||_{H^1}), `residual_h1m` (||r_t||_{H^-1}) and `barron`
-    (Barron norm of u_t, t = 0..T).
+    arrays `update_h1` (||u_{t+1} - u_t||_{H^1}), `residual_h1m` (||r_t||_{H^-1}), `barron`
+    (Barron norm of u_t, t = 0..T) and `barron_step_bound` (the bound `barron_step_bound` puts on
+    the Barron norm of u_{t+1}, t = 0..T-1).
     """
     values = f(*grid(n, d)) if callable(f) else np.asarray(f, dtype=float)
     f_hat = to_coefficients(np.broadcast_to(values, [n] * d).astype(float))
+    barron_f = barron_norm_of_coefficients(f_hat)
     step = iteration_step(f_hat, beta)
     h1_inverse = mode_weights(n, d) / (1.0 + wavenumbers(n, d) ** 2)
     c = np.zeros([n] * d)
-    updates, residuals, barron = [], [], [0.0]
+    updates, residuals, barron, step_bounds = [], [], [0.0], []
     for _ in range(max_iter):
-        c_next, r_hat = step(c)
+        c_next, r_hat, g_hat = step(c)
         updates.append(h1_norm_of_coefficients(c_next - c))
         residuals.append(float(np.sqrt(np.sum(h1_inverse * r_hat ** 2))))
+        step_bounds.append(barron_step_bound(barron[-1], barron_f, barron_norm_of_coefficients(g_hat), beta))
         c = c_next
         barron.append(barron_norm_of_coefficients(c))
         if updates[-1] <= tol * h1_norm_of_coefficients(c):
             break
-    history = {"update_h1": np.array(updates), "residual_h1m": np.array(residuals), "barron": np.array(barron)}
+    history = {"update_h1": np.array(updates), "residual_h1m": np.array(residuals),
+               "barron": np.array(barron), "barron_step_bound": np.array(step_bounds)}
     return to_values(c), history
 
 
@@ -120,22 +153,14 @@ def barron_width(barron: float, l2_norm: float, tolerance: float) -> int:
     return int(np.ceil((barron / (tolerance * l2_norm)) ** 2))
 
 
-def fit_two_layer_network(x: np.ndarray, y: np.ndarray, width: int, steps: int, seed: int, device: str = "cpu",
+def fit_two_layer_network(x: np.ndarray, y: np.ndarray, width: int, steps: int, seed: int,
+                          device: str = "cpu",
                           scale: float = INIT_SCALE):
-    """Fit u(x) ~ sum_j a_j tanh(w_j . (x - xi_j)) + c by full-batch Adam on (x, y); returns a predict(x) function.
+    """Fit u(x) ~ sum_j a_j tanh(w_j . (x - xi_j)) + c by full-batch Adam on (x, y); returns predict(x).
 
     Initialisation as in Barron's construction: w_j ~ N(0, scale^2 I) and every ridge centred at a point
     xi_j of the data's bounding box, so the tanh features resolve frequencies up to about `scale`.
-
-    Runs single-threaded on CPU (restored afterwards): for matrices this small, thread overhead dominates.
     """
-    import torch  # noqa: F401  (imported first so that single_threaded limits its threads)
-
-    with single_threaded():
-        return _fit(x, y, width, steps, seed, device, scale)
-
-
-def _fit(x, y, width, steps, seed, device, scale):
     import torch
 
     torch.manual_seed(seed)

@@ -1,16 +1,28 @@
 """Reproduce the B-spline collocation study for the Riesz equation: orders, conditioning, symbol."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from numpy.polynomial import Polynomial
 
 from papers.bspline_riesz import method
 from papers.harness import Metric
 
+
+@dataclass(frozen=True)
+class Settings:
+    """The refinement study of one tier (the symbol study is the same at every tier)."""
+
+    degrees: tuple[int, ...]    # spline degrees p
+    alphas: tuple[float, ...]   # fractional orders
+    ns: tuple[int, ...]         # numbers of uniform intervals, coarse to fine
+
+
 SETTINGS = {
-    "quick": dict(degrees=(2, 3), alphas=(1.5,), ns=(8, 12, 16, 24, 32, 48, 64)),
-    "full": dict(degrees=(2, 3, 4, 5), alphas=(1.2, 1.5, 1.8),
-                 ns=(8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256)),
+    "quick": Settings(degrees=(2, 3), alphas=(1.5,), ns=(8, 12, 16, 24, 32, 48, 64)),
+    "full": Settings(degrees=(2, 3, 4, 5), alphas=(1.2, 1.5, 1.8),
+                     ns=(8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256)),
 }
 SOLUTION_POWER = 8          # u(x) = (x(1-x))^8: smooth, not a spline, flat enough at the boundary
 ROUNDOFF_FLOOR = 3e-12      # errors below this (about 100x the double-precision plateau) are not fitted
@@ -93,21 +105,22 @@ def decay_rate(ratios: np.ndarray) -> float:
 
 def run(ctx) -> dict:
     settings = SETTINGS[ctx.tier]
-    combos = [(p, a) for p in settings["degrees"] for a in settings["alphas"]]
+    combos = [(p, a) for p in settings.degrees for a in settings.alphas]
     studies = {}
     for p, alpha in ctx.progress(combos, desc="refinements"):
-        studies[p, alpha] = refinement_study(p, alpha, settings["ns"])
+        studies[p, alpha] = refinement_study(p, alpha, settings.ns)
     metrics: dict[str, Metric] = {}
     for (p, alpha), s in studies.items():
         tag = f"p{p}_a{round(10 * alpha)}"
         metrics[f"order_{tag}"] = Metric(s["order"], lower_is_better=False)
         metrics[f"cond_slope_{tag}"] = Metric(s["cond_slope"])
-    for p in settings["degrees"]:
-        gaps = [abs(studies[p, a]["order"] - predicted_order(p, a)) for a in settings["alphas"]]
+    for p in settings.degrees:
+        gaps = [abs(studies[p, a]["order"] - predicted_order(p, a)) for a in settings.alphas]
         metrics[f"order_gap_p{p}"] = Metric(max(gaps))
     metrics["cond_slope_gap"] = Metric(max(abs(s["cond_slope"] - a) for (p, a), s in studies.items()))
     metrics["eig_mean_gap"] = Metric(max(s["eig_gaps"][1] for s in studies.values()))
-    metrics["eig_gap_refinement_ratio"] = Metric(max(s["eig_gaps"][1] / s["eig_gaps"][0] for s in studies.values()))
+    metrics["eig_gap_refinement_ratio"] = Metric(max(s["eig_gaps"][1] / s["eig_gaps"][0]
+                                                     for s in studies.values()))
     metrics["central_entries_rel_error"] = Metric(max(central_entries_error(p, a) for p, a in combos))
 
     sym = symbol_study()
@@ -126,27 +139,25 @@ def run(ctx) -> dict:
 
 def save_figures(ctx, settings, studies, sym) -> None:
     """The symbol with the eigenvalues of h^alpha A_n, f(pi)/max f against p, and the convergence plot."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
     alpha = 1.5
-    n = settings["ns"][-1]
-    for p in settings["degrees"]:
+    n = settings.ns[-1]
+    for p in settings.degrees:
         _, eig, sampled = spectrum_gap(n, p, alpha)
         grid = np.arange(1, len(eig) + 1) * np.pi / (len(eig) + 1)
         axes[0].plot(grid, sampled, label=f"symbol p={p}")
         axes[0].plot(grid, eig, ".", ms=3, label=f"eig $h^\\alpha A_n$ p={p}")
-    axes[0].set(xlabel=r"$\theta$ (sorted)", ylabel="value", title=rf"$f_p^\alpha$ and spectrum, $\alpha$={alpha}, n={n}")
+    axes[0].set(xlabel=r"$\theta$ (sorted)", ylabel="value",
+                title=rf"$f_p^\alpha$ and spectrum, $\alpha$={alpha}, n={n}")
     axes[0].legend(fontsize=7)
     for a, ratios in sym["ratio_pi"].items():
         axes[1].semilogy(list(SYMBOL_DEGREES), ratios, "o-", label=rf"$\alpha$={a}")
     axes[1].set(xlabel="degree p", ylabel=r"$f_p^\alpha(\pi)/\max f_p^\alpha$", title="decay at $\\pi$")
     axes[1].legend()
     for (p, a), s in studies.items():
-        axes[2].loglog(settings["ns"], s["errors"], "o-", ms=3, label=f"p={p}, α={a}: {s['order']:.2f}")
+        axes[2].loglog(settings.ns, s["errors"], "o-", ms=3, label=f"p={p}, α={a}: {s['order']:.2f}")
     axes[2].axhline(ROUNDOFF_FLOOR, color="gray", ls=":")
     axes[2].set(xlabel="n", ylabel="max error", title="collocation error, observed order")
     axes[2].legend(fontsize=6, ncol=2)

@@ -20,7 +20,9 @@ GAUSS_POINTS = 16  # per knot interval, for the far field of a basis function
 
 
 def riesz_scale(alpha: float) -> float:
-    """c_alpha with -d^alpha/d|x|^alpha = c_alpha (D_L^alpha + D_R^alpha); positive for alpha in (1, 2)."""
+    """c_alpha = 1 / (2 cos(alpha pi / 2)) with -d^alpha/d|x|^alpha = c_alpha (D_L^alpha + D_R^alpha);
+    negative for alpha in (1, 2), where D_L^alpha + D_R^alpha has the negative symbol
+    2 cos(alpha pi/2) |xi|^alpha."""
     return 1.0 / (2.0 * math.cos(alpha * math.pi / 2.0))
 
 
@@ -105,14 +107,16 @@ def riesz_matrix(t: np.ndarray, p: int, alpha: float, x: np.ndarray) -> np.ndarr
 
 
 def collocation_system(n: int, p: int, alpha: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Knot vector t, interior Greville points x and collocation matrix A_n (rows: x, columns: interior B_j)."""
+    """Knot vector t, interior Greville points x and collocation matrix A_n (rows: x, columns: interior
+    B_j)."""
     t = knot_vector(n, p)
     x = greville_points(t, p)[1:-1]
     return t, x, riesz_matrix(t, p, alpha, x)[:, 1:-1]
 
 
 def collocation_matrix(n: int, p: int, alpha: float) -> np.ndarray:
-    """A_n: the (n+p-2) x (n+p-2) collocation matrix (interior basis functions at interior Greville points)."""
+    """A_n: the (n+p-2) x (n+p-2) collocation matrix (interior basis functions at interior Greville
+    points)."""
     return collocation_system(n, p, alpha)[2]
 
 
@@ -138,7 +142,11 @@ def riesz_of_polynomial(coeffs, alpha: float):
         ratio = gamma(kk + 1.0) / gamma(kk + 1.0 - alpha)
         return (coef * ratio) @ (np.asarray(x, dtype=float)[None, :] ** (kk[:, None] - alpha))
 
-    return lambda x: riesz_scale(alpha) * (left(a, np.atleast_1d(x)) + left(reflected, 1.0 - np.atleast_1d(x)))
+    def riesz(x):
+        x = np.atleast_1d(x)
+        return riesz_scale(alpha) * (left(a, x) + left(reflected, 1.0 - x))
+
+    return riesz
 
 
 def _lattice_sum(s, p: int, tau, hurwitz):

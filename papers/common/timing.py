@@ -3,6 +3,7 @@ batch long enough to read a clock."""
 
 from __future__ import annotations
 
+import sys
 import time
 from typing import Callable
 
@@ -24,9 +25,16 @@ def _batch(fn, number: int, synchronize) -> float:
     synchronize()
     start = time.perf_counter()
     for _ in range(number):
-        fn()
+        _wait(fn())
     synchronize()
     return time.perf_counter() - start
+
+
+def _wait(result) -> None:
+    """Block on jax arrays in `result`: jax dispatches asynchronously, on CPU too, so a call
+    returns before its work is done."""
+    if "jax" in sys.modules:
+        sys.modules["jax"].block_until_ready(result)
 
 
 def interleaved_ratios(
@@ -50,7 +58,7 @@ def interleaved_ratios(
 
 
 def _calls_per_batch(fn, synchronize, min_batch_seconds: float) -> int:
-    fn()
+    _wait(fn())
     synchronize()
     number = 1
     while _batch(fn, number, synchronize) < min_batch_seconds and number < 1 << 20:

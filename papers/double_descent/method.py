@@ -96,7 +96,7 @@ def gradient_descent_weights(x, y, t, l2=0.0):
 
 @dataclass(frozen=True)
 class Simulation:
-    """Gradient-descent test error per seed and time, with its split into fast and slow blocks."""
+    """Gradient-descent test error per draw and time, with its split into fast and slow blocks."""
 
     t: np.ndarray
     error: np.ndarray
@@ -108,16 +108,16 @@ class Simulation:
         return self.error.mean(axis=0)
 
 
-def simulate(t, n, d, p, kappa, noise=0.0, seeds=20, rng=None, l2=0.0):
-    """Gradient descent on `seeds` independent draws: test MSE/2 on 1000 noiseless points.
+def simulate(t, n, d, p, kappa, noise=0.0, draws=20, rng=None, l2=0.0):
+    """Gradient descent on `draws` independent problems: test MSE/2 on 1000 noiseless points.
 
     The block errors are |P_b (F w_hat - w)|^2 / (2 d) with P_b the projection on the fast
     (first p columns of U) or slow directions: the population error split by feature scale.
     """
     rng = rng if rng is not None else np.random.default_rng(0)
     t = np.atleast_1d(np.asarray(t, dtype=float))
-    error, fast, slow = (np.empty((seeds, t.size)) for _ in range(3))
-    for s in range(seeds):
+    error, fast, slow = (np.empty((draws, t.size)) for _ in range(3))
+    for s in range(draws):
         data = sample_data(n, d, p, kappa, noise, rng)
         w_hat = gradient_descent_weights(data.x, data.y, t, l2)
         error[s] = 0.5 * np.mean((w_hat @ data.x_test.T - data.y_test[None, :]) ** 2, axis=1)

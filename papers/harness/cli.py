@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -122,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     from papers.harness.store import RecordError
 
     args = build_parser().parse_args(argv)
+    signal.signal(signal.SIGTERM, _terminated)
     try:
         return COMMANDS[args.command](args)
     except (registry.UnknownPaper, ClaimsError, UsageError, RecordError) as exc:
@@ -138,6 +140,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("papers: interrupted; the run's record was not written or changed", file=sys.stderr)
         return EXIT_INTERRUPTED
+
+
+def _terminated(signum, frame):
+    """SIGTERM: unwind like Ctrl-C, so that seed processes are stopped and no record is half-written."""
+    raise KeyboardInterrupt
 
 
 def cmd_list(args) -> int:

@@ -13,7 +13,7 @@ import tempfile
 import time
 import traceback
 import zlib
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -162,13 +162,12 @@ def run_paper(
         if jobs > 1 and n > 1:
             import multiprocessing
 
-            with ProcessPoolExecutor(
-                max_workers=min(jobs, n), mp_context=multiprocessing.get_context("spawn")
-            ) as pool:
-                futures = [
-                    pool.submit(run_seed, slug, tier, device, s, i, n, staging) for i, s in enumerate(seeds)
-                ]
-                outcomes = [f.result() for f in futures]
+            # A Pool (not a ProcessPoolExecutor): leaving the block on an exception (Ctrl-C, or
+            # SIGTERM turned into SystemExit by the command line) terminates the seed processes.
+            with multiprocessing.get_context("spawn").Pool(min(jobs, n)) as pool:
+                outcomes = pool.starmap(
+                    run_seed, [(slug, tier, device, s, i, n, staging) for i, s in enumerate(seeds)]
+                )
         else:
             outcomes = [run_seed(slug, tier, device, s, i, n, staging, jobs) for i, s in enumerate(seeds)]
         record = build_record(slug, tier, device, seed, seeds, started, time.perf_counter() - t0, outcomes)

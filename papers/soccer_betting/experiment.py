@@ -1,15 +1,24 @@
 """Tables of tips needed, their exact success probability, a Monte Carlo check and profits."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from papers.harness import Metric
-from papers.soccer_betting.method import (
-    expected_profit, simulate_success, success_probability, tips_required)
+from papers.soccer_betting.method import expected_profit, simulate_success, success_probability, tips_required
 
+
+@dataclass(frozen=True)
+class Settings:
+    """What differs between tiers: only the Monte Carlo check (the tables are closed form)."""
+
+    mc_trials: int  # random draws of the tips per table cell
+
+
+SETTINGS = {"quick": Settings(mc_trials=1_000), "full": Settings(mc_trials=20_000)}
 SAFETIES = {"q90": 0.90, "q99": 0.99, "q999": 0.999, "q9999": 0.9999}
 TABLES = [(1 / 3, 10), (1 / 2, 10), (1 / 2, 11), (1 / 2, 12), (1 / 2, 13)]
-MC_TRIALS = {"quick": 1_000, "full": 20_000}
 
 
 def cell_name(p: float, strikes: int, q_key: str) -> str:
@@ -27,7 +36,7 @@ def run(ctx) -> dict:
         exact = success_probability(n, p, strikes)
         metrics[cell_name(p, strikes, key)] = Metric(n, "tips", lower_is_better=True)
         gaps.append(100 * abs(exact - Q))
-        trials = MC_TRIALS[ctx.tier]
+        trials = SETTINGS[ctx.tier].mc_trials
         mc = simulate_success(n, p, strikes, trials, ctx.rng(len(zscores)))
         se = max(np.sqrt(exact * (1 - exact) / trials), 1 / trials)
         zscores.append(abs(mc - exact) / se)
@@ -44,16 +53,14 @@ def run(ctx) -> dict:
 
 def tips_figure():
     """Tips needed against the safety Q, one curve per table of the paper."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from matplotlib.ticker import FuncFormatter
 
     qs = 1 - np.logspace(-5, -0.3, 80)
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
     for p, strikes in TABLES:
-        label = f"p = 1/{round(1 / p)}, ≥ {strikes} strikes" if strikes < 13 else f"p = 1/{round(1 / p)}, 13 strikes"
+        tier = f"≥ {strikes} strikes" if strikes < 13 else "13 strikes"
+        label = f"p = 1/{round(1 / p)}, {tier}"
         ax.plot(qs, [tips_required(p, strikes, q) for q in qs], label=label)
     for q in SAFETIES.values():
         ax.axvline(q, color="0.85", lw=0.8, zorder=0)

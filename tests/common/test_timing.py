@@ -12,3 +12,33 @@ def test_counts_calls_and_synchronises():
 def test_measures_a_sleep():
     t = best_seconds(lambda: time.sleep(0.002), repeats=3)
     assert 0.0019 < t < 0.05
+
+
+def test_interleaved_ratios_alternate_and_measure_both_sides():
+    from papers.common.timing import interleaved_ratios
+
+    order = []
+    ratios = interleaved_ratios(
+        lambda: (order.append("a"), time.sleep(0.004)),
+        lambda: (order.append("b"), time.sleep(0.002)),
+        rounds=4,
+    )
+    assert len(ratios) == 4 and all(1.3 < r < 3.5 for r in ratios)
+    assert "abab" in "".join(k for i, k in enumerate(order) if i == 0 or order[i - 1] != k)
+
+
+def test_jax_results_are_waited_for():
+    import jax.numpy as jnp
+
+    from papers.common import timing
+
+    waited = []
+
+    class Lazy:
+        def block_until_ready(self):
+            waited.append(1)
+            return self
+
+    jnp.zeros(1)  # jax is imported, so results are blocked on
+    best_seconds(lambda: Lazy(), repeats=2, min_batch_seconds=1e-4)
+    assert waited and timing._wait(jnp.ones(3)) is None

@@ -301,3 +301,44 @@ def test_new_creates_a_paper_that_verifies(fake_papers, tmp_path):
 
         shutil.rmtree(fake_papers / "my_paper")
         assert created
+
+
+def test_sigterm_to_a_single_paper_stops_its_seed_processes(fake_papers, tmp_path):
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "papers",
+            "reproduce",
+            "slow",
+            "--tier",
+            "full",
+            "--jobs",
+            "2",
+            "--results-dir",
+            str(tmp_path),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.time() + 60
+    workers = []
+    while time.time() < deadline and len(workers) < 2:
+        time.sleep(0.5)
+        out = subprocess.run(
+            ["pgrep", "-P", str(proc.pid), "-f", "spawn_main"], capture_output=True, text=True
+        )
+        workers = [int(p) for p in out.stdout.split()]
+    assert len(workers) >= 2, "the seed processes were not seen"
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    time.sleep(1)
+    alive = [
+        p
+        for p in workers
+        if os.path.exists(f"/proc/{p}") and "Z" not in open(f"/proc/{p}/stat").read().split()[2]
+    ]
+    assert alive == [], "a seed process outlived its parent"
+    assert proc.returncode == 130 and "not written" in err
+    assert not (tmp_path / "slow" / "full-cpu.json").exists()

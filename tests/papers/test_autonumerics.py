@@ -9,8 +9,14 @@ from scipy.optimize import linprog
 from papers.autonumerics import baselines, float32
 from papers.autonumerics.evolution import Evolution, Mutator, evolve, to_program
 from papers.autonumerics.fitting import chebyshev_grid, fit_constants, max_grid_error
-from papers.autonumerics.method import (PUBLISHED_TEN_OP, Program, digits, max_rel_error,
-                                        refit_published_ten_op, ulp_error)
+from papers.autonumerics.method import (
+    PUBLISHED_TEN_OP,
+    Program,
+    digits,
+    max_rel_error,
+    refit_published_ten_op,
+    ulp_error,
+)
 from papers.autonumerics.program import ProgramSyntaxError
 
 LN2 = math.log(2)

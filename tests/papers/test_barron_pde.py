@@ -61,10 +61,57 @@ def test_updates_contract_at_most_by_the_bound(beta):
     assert ratios[-1] > method.contraction_bound(beta) - 0.05  # high modes contract at exactly 1 - eta
 
 
-def test_residual_vanishes_and_barron_history_ends_at_solution_norm():
-    u, history = method.solve(experiment.source, 1.0, 32, 2)
-    assert history["residual_h1m"][-1] < 1e-10 * history["residual_h1m"][0]
-    assert history["barron"][-1] == pytest.approx(method.barron_norm(u), rel=1e-12)
+def _cosine_matrix(n):
+    """C[j, k] = cos(pi k x_j) on the cell-centred grid x_j = (j + 1/2)/n (no DCT involved)."""
+    x = (np.arange(n) + 0.5) / n
+    return np.cos(np.pi * np.outer(x, np.arange(n)))
+
+
+def test_solution_satisfies_the_discrete_pde_and_barron_history_ends_at_its_norm():
+    """Residual and Barron norm recomputed with explicit cosine matrices instead of scipy's DCT."""
+    n, beta = 16, 1.0
+    u, history = method.solve(experiment.source, beta, n, 2)
+    cos = _cosine_matrix(n)
+    coef = np.linalg.solve(cos, np.linalg.solve(cos, u).T).T          # u = C coef C^T
+    k = np.arange(n)
+    symbol = 1.0 + np.pi ** 2 * (k[:, None] ** 2 + k[None, :] ** 2)
+    x = method.grid(n, 2)
+    residual = cos @ (symbol * coef) @ cos.T + beta * np.tanh(u) - experiment.source(*x)
+    assert np.max(np.abs(residual)) < 1e-9 * np.max(np.abs(experiment.source(*x)))
+    barron = np.sum((1.0 + np.pi * np.sqrt(k[:, None] ** 2 + k[None, :] ** 2)) * np.abs(coef))
+    assert history["barron"][-1] == pytest.approx(barron, rel=1e-10)
+
+
+def test_per_step_barron_bound_against_an_explicit_iteration():
+    """u_{t+1} = u_t - eta (I - Laplace)^(-1) r_t with cosine matrices; B_{t+1} <= the step bound."""
+    n, beta = 8, 4.0
+    eta = 2.0 / (2.0 + beta)
+    _, history = method.solve(experiment.source, beta, n, 1)
+    cos = _cosine_matrix(n)
+    x = method.grid(n, 1)[0]
+    f_coef = np.linalg.solve(cos, experiment.source(x))
+    weight = 1.0 + np.pi * np.arange(n)
+    symbol = 1.0 + (np.pi * np.arange(n)) ** 2
+    def barron(c):
+        return np.sum(weight * np.abs(c))
+
+    coef = np.zeros(n)
+    for t in range(len(history["barron_step_bound"])):
+        tanh_coef = np.linalg.solve(cos, np.tanh(cos @ coef))
+        bound = (1 - eta) * barron(coef) + eta * (barron(f_coef) + beta * barron(tanh_coef))
+        coef = coef - eta * (symbol * coef + beta * tanh_coef - f_coef) / symbol
+        assert history["barron_step_bound"][t] == pytest.approx(bound, rel=1e-10)
+        assert history["barron"][t + 1] == pytest.approx(barron(coef), rel=1e-10)
+        assert history["barron"][t + 1] <= bound
+
+
+def test_barron_network_bound_closed_form():
+    """u = 3 + 2 cos(pi x) cos(2 pi y) - 0.5 cos(3 pi y): C = (2*3pi + 0.5*3pi)/2, bound 2C/sqrt(m)."""
+    x, y = method.grid(16, 2)
+    u = 3.0 + 2.0 * np.cos(np.pi * x) * np.cos(2 * np.pi * y) - 0.5 * np.cos(3 * np.pi * y)
+    constant = (2.0 * 3 * np.pi + 0.5 * 3 * np.pi) / 2
+    bound = method.barron_network_bound(method.to_coefficients(u), 9)
+    assert bound == pytest.approx(2 * constant / 3, rel=1e-12)
 
 
 def test_wiener_distance_pads_the_coarse_series():
@@ -74,7 +121,7 @@ def test_wiener_distance_pads_the_coarse_series():
     assert experiment.wiener_distance(coarse, fine) == pytest.approx(0.75)
 
 
-def test_small_network_fits_a_smooth_function():
+def test_small_network_fits_a_smooth_function(one_thread):
     x = np.linspace(0, 1, 200)[:, None]
     y = np.cos(np.pi * x[:, 0]) + 0.3 * x[:, 0] ** 2
     predict = method.fit_two_layer_network(x, y, width=20, steps=400, seed=0)

@@ -73,7 +73,7 @@ def test_second_born_error_is_third_order():
     assert errors[0] / errors[1] == pytest.approx(8.0, rel=0.1)
 
 
-def test_taylor_at_zero_matches_finite_differences_and_chain_rule():
+def test_taylor_at_zero_matches_finite_differences_and_chain_rule(one_thread):
     torch = pytest.importorskip("torch")
     torch.manual_seed(0)
     K = 4
@@ -97,7 +97,7 @@ def test_taylor_at_zero_matches_finite_differences_and_chain_rule():
     assert np.abs(H_lin).max() < 1e-12
 
 
-def test_second_iteration_learns_a_known_quadratic():
+def test_second_iteration_learns_a_known_quadratic(one_thread):
     pytest.importorskip("torch")
     rng = np.random.default_rng(0)
     K = 3
@@ -109,3 +109,34 @@ def test_second_iteration_learns_a_known_quadratic():
                                                 lr=3e-3, seed=0)
     assert method.relative_error(taylors[0][1], g_true) < 0.02
     assert method.relative_error(taylors[1][2], 0.1 * H_true) < 0.15
+
+
+def test_born_metrics_of_exact_taylor_terms():
+    """With the exact Born terms in both iterations, the proxy is the second Born approximation itself."""
+    torch = pytest.importorskip("torch")
+    from papers.born_series import experiment
+
+    K = 6
+    edges = _edges(K)
+    gradient, hessian = method.born_terms(edges)
+    V = np.random.default_rng(5).uniform(-0.5, 0.5, (300, K))
+    a = method.scattering_length(V, edges)
+    exact = (0.0, gradient, hessian)
+    iter1 = (0.0, gradient, np.zeros((K, K)))
+
+    def zero_model(x):
+        return torch.zeros(x.shape[0], dtype=x.dtype)
+
+    m = experiment._born_metrics([iter1, exact], [zero_model, None], gradient, hessian, V, a, edges, "cpu")
+    assert m["proxy_minus_born2_rel_rmse"] < 1e-12
+    assert m["proxy_born2_test_rel_rmse"] == pytest.approx(m["exact_born2_test_rel_rmse"], rel=1e-12)
+    # iteration 1 without a Hessian is the first Born approximation; its distance to a_1 + a_2 is |a_2|
+    a2 = np.array([0.5 * v @ hessian @ v for v in V])
+    spread = np.std(a)
+    expected = np.sqrt(np.mean(a2 ** 2)) / spread
+    assert m["iter1_taylor2_minus_born2_rel_rmse"] == pytest.approx(expected, rel=1e-10)
+    first = np.array([v @ gradient for v in V])
+    expected = np.sqrt(np.mean((first - a) ** 2)) / spread
+    assert m["first_born_test_rel_rmse"] == pytest.approx(expected, rel=1e-10)
+    assert m["nn1_test_rel_rmse"] == pytest.approx(np.sqrt(np.mean(a ** 2)) / np.std(a), rel=1e-6)
+    assert m["hess_rel_err_iter2"] == 0.0 and m["hess_rel_err_iter1"] == 1.0

@@ -18,7 +18,8 @@ def lattice_series(theta, p, alpha, terms=10**6):
     if p % 2 == 0:
         return partial  # alternating tail, below 1e-9 relative here
     s = p + 1 - alpha
-    return partial + (2 * np.sin(theta / 2)) ** (p + 1) * (2 * np.pi) ** (-s) * 2 * (terms + 0.5) ** (1 - s) / (s - 1)
+    tail = 2 * (terms + 0.5) ** (1 - s) / (s - 1)
+    return partial + (2 * np.sin(theta / 2)) ** (p + 1) * (2 * np.pi) ** (-s) * tail
 
 
 @pytest.mark.parametrize("p,alpha,theta", [(2, 1.5, 1.0), (3, 1.5, 2.5), (4, 1.2, 0.3), (5, 1.8, math.pi)])
@@ -35,7 +36,8 @@ def test_symbol_is_even_periodic_and_zero_at_zero():
 
 
 def caputo_reference(t, p, j, alpha, x):
-    """D_L^alpha B_j(x) = 1/Gamma(2-alpha) int_0^x (x-y)^(1-alpha) B_j''(y) dy (valid: B_j(0) = B_j'(0) = 0)."""
+    """D_L^alpha B_j(x) = 1/Gamma(2-alpha) int_0^x (x-y)^(1-alpha) B_j''(y) dy (valid: B_j(0) = B_j'(0)
+    = 0)."""
     coef = np.zeros(len(t) - p - 1)
     coef[j] = 1.0
     second = BSpline(t, coef, p).derivative(2)
@@ -54,14 +56,28 @@ def test_left_derivative_matches_quadrature(p, j, x):
     assert computed == pytest.approx(caputo_reference(t, p, j, alpha, x), rel=1e-8, abs=1e-10)
 
 
-def test_riesz_of_polynomial_matches_mpmath_differint():
+def test_riesz_of_polynomial_matches_the_fractional_laplacian_integral():
+    """Against the other definition of the operator: the fractional Laplacian (-Laplace)^(alpha/2) of u
+    extended by zero, C int_0^inf (2u(x) - u(x+z) - u(x-z)) z^(-1-alpha) dz with
+    C = alpha 2^(alpha-1) Gamma((1+alpha)/2) / (sqrt(pi) Gamma(1-alpha/2)); no Riemann-Liouville
+    derivative and no riesz_scale involved."""
     alpha, x = 1.6, 0.37
-    u = Polynomial([0.0, 0.0, 1.0]) * Polynomial([1.0, -1.0]) ** 3
-    with mpmath.workdps(20):
-        left = mpmath.differint(lambda y: y ** 2 * (1 - y) ** 3, x, alpha, 0)
-        right = mpmath.differint(lambda y: (1 - y) ** 2 * y ** 3, 1 - x, alpha, 0)
-    reference = method.riesz_scale(alpha) * float(left + right)
-    assert method.riesz_of_polynomial(u.coef, alpha)(x)[0] == pytest.approx(reference, rel=1e-8)
+    p = Polynomial([0.0, 0.0, 1.0]) * Polynomial([1.0, -1.0]) ** 3
+
+    def u(y):
+        return p(float(y)) if 0 <= y <= 1 else 0.0
+
+    with mpmath.workdps(30):
+        a = mpmath.mpf(alpha)
+        constant = (a * 2 ** (a - 1) * mpmath.gamma((1 + a) / 2)
+                    / (mpmath.sqrt(mpmath.pi) * mpmath.gamma(1 - a / 2)))
+        near, far = sorted([mpmath.mpf(x), 1 - mpmath.mpf(x)])
+        # z < near: x +- z stay in [0, 1], where the second difference is -2 sum_k even u^(k)(x) z^k / k!
+        inner = -2 * sum(p.deriv(k)(x) / math.factorial(k) * near ** (k - a) / (k - a) for k in (2, 4))
+        middle = mpmath.quad(lambda z: (2 * u(x) - u(x + z) - u(x - z)) / z ** (1 + a), [near, far])
+        tail = 2 * u(x) * far ** (-a) / a  # z > far: u(x +- z) = 0
+        reference = float(constant * (inner + middle + tail))
+    assert method.riesz_of_polynomial(p.coef, alpha)(x)[0] == pytest.approx(reference, rel=1e-10)
 
 
 @pytest.mark.parametrize("p", [2, 3])

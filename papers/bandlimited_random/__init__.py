@@ -1,0 +1,1 @@
+"""How Powerful are Shallow Neural Networks with Bandlimited Random Weights? (arXiv 2008.08427)."""
