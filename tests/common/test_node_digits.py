@@ -21,13 +21,8 @@ from papers.common.node_digits import (
     train_interleaved,
     unregularised,
 )
-from papers.harness.policy import limit_threads
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    with limit_threads(1):
-        yield
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py: threads = 1, as the harness runs it
 
 
 def _small_data():

@@ -9,13 +9,8 @@ from papers.blackbox_node.method import ernode, error_regulariser, srnode, stiff
 from papers.common.dp5 import dp5_solve
 from papers.common.mlp_digits import digits_tensors
 from papers.common.node_digits import DTYPE
-from papers.harness.policy import limit_threads
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    with limit_threads(1):
-        yield
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py: threads = 1, as the harness runs it
 
 
 def _r_minus_r_hat(z):

@@ -6,7 +6,6 @@ import torch
 
 from papers.common.dp5 import dp5_solve
 from papers.common.node_digits import build_classifier
-from papers.harness.policy import limit_threads
 from papers.local_reg_nde.method import (
     local_biased,
     local_regulariser,
@@ -17,10 +16,7 @@ from papers.local_reg_nde.method import (
 RTOL = ATOL = 1e-9  # the shared classifier's tolerances (papers.common.node_digits)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    with limit_threads(1):
-        yield
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py: threads = 1, as the harness runs it
 
 
 def _stability(z):
