@@ -4,7 +4,11 @@ The prior dX = -theta X dt + sigma dB_hat^H, with B_hat = sum_k omega_k Z_k buil
 dY_k = -gamma_k Y_k dt + dW, is a Markov SDE in (X, Y_1..Y_K). The variational posterior
 adds a control u(t, x, y) to the shared noise: dW -> dW + u dt. By Girsanov its KL to the
 prior is E[1/2 int u^2 dt], so ELBO = E_q[log p(obs | X)] - E_q[1/2 int u^2 dt].
-Paths are integrated with Euler-Maruyama.
+Paths are integrated with Euler-Maruyama on a given time grid (not necessarily uniform).
+
+Several independent problems (e.g. one bridge per Hurst index) are solved at once: tensors carry a
+leading axis of n_models, each with its own control network; losses are summed, Adam is
+elementwise, so the problems do not interact.
 """
 from __future__ import annotations
 
@@ -35,74 +39,126 @@ def omega_type2(hurst, gammas, T, n_nodes=64):
 
 
 class Control(torch.nn.Module):
-    """u(t, z) = c(t) . [1, z]: state-affine feedback whose gains c(t) are an MLP of (sin t, cos t).
+    """n_models independent state-affine controls u_m(t, z) = c_m(t) . [1, z].
 
-    The state z holds x, y and any per-path features; the optimal control of a linear-Gaussian
-    prior with Gaussian observations has this form. Zero at initialisation (the prior).
+    The gains c_m(t) are an MLP of (sin t, cos t); with `horizon` T they are divided by
+    (T - t + eps_m), eps_m = softplus(learned), the scaling of a bridge's optimal gains towards T
+    (u ~ (target - x) / (T - t + obs_sigma^2 / q) for noise of intensity q). The optimal control of a
+    linear-Gaussian prior with Gaussian observations is state-affine. Zero at initialisation (the prior).
     """
 
-    def __init__(self, n_inputs, width=64):
+    def __init__(self, n_inputs, n_models=1, width=64, horizon=None):
         super().__init__()
-        self.net = torch.nn.Sequential(torch.nn.Linear(2, width), torch.nn.Tanh(),
-                                       torch.nn.Linear(width, width), torch.nn.Tanh(),
-                                       torch.nn.Linear(width, n_inputs + 1))
-        torch.nn.init.zeros_(self.net[-1].weight)
-        torch.nn.init.zeros_(self.net[-1].bias)
+        sizes = [(2, width), (width, width), (width, n_inputs + 1)]
+        self.weights = torch.nn.ParameterList()
+        self.biases = torch.nn.ParameterList()
+        for i, (fan_in, fan_out) in enumerate(sizes):
+            bound = 1 / math.sqrt(fan_in) if i < len(sizes) - 1 else 0.0
+            weight = torch.empty(n_models, fan_in, fan_out).uniform_(-bound, bound)
+            self.weights.append(torch.nn.Parameter(weight))
+            self.biases.append(torch.nn.Parameter(torch.empty(n_models, 1, fan_out).uniform_(-bound, bound)))
+        self.horizon = horizon
+        if horizon is not None:
+            self.log_eps = torch.nn.Parameter(torch.full((n_models, 1, 1), math.log(math.expm1(0.1))))
 
-    def forward(self, t, state):
-        time = torch.tensor([math.sin(t), math.cos(t)], dtype=state.dtype, device=state.device)
-        gains = self.net(time)
-        return gains[0] + state @ gains[1:]
+    def gains(self, times):
+        """c_m(t) at every time of the 1-d tensor `times`: shape (n_models, len(times), n_inputs + 1)."""
+        h = torch.stack([torch.sin(times), torch.cos(times)], dim=-1).expand(len(self.weights[0]), -1, -1)
+        for i, (w, b) in enumerate(zip(self.weights, self.biases)):
+            h = torch.baddbmm(b, h, w)
+            if i < len(self.weights) - 1:
+                h = torch.tanh(h)
+        if self.horizon is not None:
+            h = h / (self.horizon - times[None, :, None] + torch.nn.functional.softplus(self.log_eps))
+        return h
 
 
-def stationary_y0(gammas, batch, generator):
-    """Y(0) of the K stationary OU processes driven by one Brownian motion: covariance 1/(gamma_i+gamma_j)."""
+def stationary_y0(gammas, shape, generator):
+    """Y(0) of the K stationary OU processes driven by one Brownian motion: covariance 1/(gamma_i+gamma_j).
+    Returns shape (*shape, K)."""
     cov = 1.0 / (gammas[:, None] + gammas[None, :])
     evals, evecs = torch.linalg.eigh(cov)
     root = evecs * evals.clamp_min(0).sqrt()
-    z = torch.randn(batch, gammas.numel(), generator=generator, dtype=gammas.dtype).to(gammas.device)
+    z = torch.randn(*shape, gammas.numel(), generator=generator, dtype=gammas.dtype).to(gammas.device)
     return z @ root.T
 
 
-def controlled_paths(control, omega, gammas, y0, n_steps, dt, theta=0.0, sigma=1.0, generator=None,
-                     features=None):
-    """Euler-Maruyama paths of X under the control; returns X (n_steps+1, batch) and 1/2 int u^2 dt (batch).
+def controlled_paths(control, omega, gammas, y0, times, theta=0.0, sigma=1.0, generator=None, features=None):
+    """Euler-Maruyama paths of X under the control on the grid `times` (1-d tensor, starting at 0).
 
-    `features(i, x)`, when given, adds per-path inputs to the control at step i (e.g. the next observation).
+    omega (n_models, K), y0 (n_models, batch, K). Returns X (len(times), n_models, batch) and
+    1/2 int u^2 dt (n_models, batch). `features(i, x)`, when given, adds per-path inputs
+    (n_models, batch, f) to the control at step i (e.g. the gap to the next observation).
     """
-    batch = y0.shape[0]
-    x = torch.zeros(batch, dtype=y0.dtype, device=y0.device)
-    y, xs, kl = y0, [x], torch.zeros_like(x)
-    noise = torch.randn(n_steps, batch, generator=generator, dtype=y0.dtype).to(y0.device) * math.sqrt(dt)
-    for i in range(n_steps):
-        inputs = [x[:, None], y] + ([features(i, x)] if features is not None else [])
-        u = control(i * dt, torch.cat(inputs, dim=1))
-        dy = (-gammas * y + u[:, None]) * dt + noise[i][:, None]
-        x = x - theta * x * dt + sigma * (dy @ omega)
+    dts = times[1:] - times[:-1]
+    gains = control.gains(times[:-1])
+    x = torch.zeros(y0.shape[:-1], dtype=y0.dtype, device=y0.device)
+    y, xs, us = y0, [x], []
+    noise = torch.randn(len(dts), *x.shape, generator=generator, dtype=y0.dtype).to(y0.device)
+    noise = (noise * dts.sqrt()[:, None, None])[..., None]
+    weights = sigma * omega[:, :, None]
+    for i in range(len(dts)):
+        inputs = [x[..., None], y] + ([features(i, x)] if features is not None else [])
+        u = gains[:, i, None, 0] + (torch.cat(inputs, dim=-1) * gains[:, i, None, 1:]).sum(-1)
+        dy = torch.addcmul(noise[i], -gammas * y + u[..., None], dts[i])
+        x = x + torch.bmm(dy, weights).squeeze(-1)
+        if theta:
+            x = x - theta * dts[i] * xs[-1]
         y = y + dy
-        kl = kl + 0.5 * u**2 * dt
         xs.append(x)
+        us.append(u)
+    kl = 0.5 * (torch.stack(us) ** 2 * dts[:, None, None]).sum(0)
     return torch.stack(xs), kl
 
 
-def train_bridge(omega, gammas, horizon, n_steps, obs_sigma, steps, batch, device, seed, kind="I",
-                 lr=3e-3, progress=None):
-    """Fit the control of the bridge X(0) = 0, X(T) = 0 + N(0, obs_sigma^2) by maximising the ELBO.
+def bridge_grid(horizon, coarse_dt, fine_from, fine_steps):
+    """Time grid of the bridge: uniform steps coarse_dt on [0, fine_from], then steps shrinking as
+    (1 - i/n)^3 towards the horizon, where the posterior std falls to the observation noise and an
+    Euler step's noise, which no control can undo, must be small."""
+    coarse = np.linspace(0.0, fine_from, int(round(fine_from / coarse_dt)) + 1)
+    s = np.arange(1, fine_steps + 1) / fine_steps
+    fine = horizon - (horizon - fine_from) * (1 - s) ** 3
+    return np.concatenate([coarse, fine])
 
-    Returns the trained control, with the history of the negative ELBO as its `losses` attribute.
+
+def euler_prior_variance(times, gammas, omega):
+    """Exact Var X(t_n) on the grid of Euler-Maruyama paths of the uncontrolled type I prior (numpy):
+    the discretised process is linear-Gaussian, so its covariance follows a matrix recursion."""
+    g = np.asarray(gammas, dtype=float)
+    K = g.size
+    stationary = 1.0 / (g[:, None] + g[None, :])
+    cov = np.block([[stationary, stationary], [stationary, stationary]])   # of (Y(t_n), Y(0))
+    read = np.concatenate([omega, -np.asarray(omega)])
+    out = [0.0]
+    for dt in np.diff(times):
+        step = np.eye(2 * K)
+        step[:K, :K] = np.diag(1 - g * dt)
+        cov = step @ cov @ step.T
+        cov[:K, :K] += dt
+        out.append(read @ cov @ read)
+    return np.array(out)
+
+
+def train_bridge(omegas, gammas, times, obs_sigma, steps, batch, device, seed, lr=1e-2, progress=None):
+    """Fit one control per row of omegas (n_models, K) for the bridge X(0) = 0, X(T) = 0 + N(0, obs_sigma^2)
+    of the type I prior, by maximising the ELBO summed over the models.
+
+    Returns the trained control, with the history of the summed negative ELBO as its `losses` attribute.
     """
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
-    omega = torch.as_tensor(omega, dtype=torch.float64, device=device)
+    omegas = torch.as_tensor(omegas, dtype=torch.float64, device=device)
     gammas = torch.as_tensor(gammas, dtype=torch.float64, device=device)
-    control = Control(1 + gammas.numel()).to(device=device, dtype=torch.float64)
+    times = torch.as_tensor(times, dtype=torch.float64, device=device)
+    n_models = omegas.shape[0]
+    control = Control(1 + gammas.numel(), n_models, horizon=float(times[-1])).to(device=device,
+                                                                                 dtype=torch.float64)
     optimiser = torch.optim.Adam(control.parameters(), lr=lr)
-    dt = horizon / n_steps
     losses = []
     for _ in (progress(range(steps)) if progress else range(steps)):
-        y0 = _initial_y(gammas, batch, generator, kind)
-        xs, kl = controlled_paths(control, omega, gammas, y0, n_steps, dt, generator=generator)
-        loss = (0.5 * xs[-1] ** 2 / obs_sigma**2 + kl).mean()
+        y0 = stationary_y0(gammas, (n_models, batch), generator)
+        xs, kl = controlled_paths(control, omegas, gammas, y0, times, generator=generator)
+        loss = (0.5 * xs[-1] ** 2 / obs_sigma**2 + kl).mean(dim=1).sum()
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
@@ -111,25 +167,22 @@ def train_bridge(omega, gammas, horizon, n_steps, obs_sigma, steps, batch, devic
     return control
 
 
-def _initial_y(gammas, batch, generator, kind):
-    if kind == "I":
-        return stationary_y0(gammas, batch, generator)
-    return torch.zeros(batch, gammas.numel(), dtype=gammas.dtype, device=gammas.device)
-
-
 @torch.no_grad()
-def posterior_std(control, omega, gammas, horizon, n_steps, n_paths, device, seed, kind="I"):
-    """Standard deviation over time of X under the trained control, from n_paths samples (numpy)."""
+def posterior_std(control, omegas, gammas, times, n_paths, device, seed):
+    """Standard deviation of X under the trained control at every time of the grid, from n_paths
+    samples per model: shape (n_models, len(times)) (numpy)."""
     generator = torch.Generator().manual_seed(seed)
-    omega = torch.as_tensor(omega, dtype=torch.float64, device=device)
+    omegas = torch.as_tensor(omegas, dtype=torch.float64, device=device)
     gammas = torch.as_tensor(gammas, dtype=torch.float64, device=device)
-    y0 = _initial_y(gammas, n_paths, generator, kind)
-    xs, _ = controlled_paths(control, omega, gammas, y0, n_steps, horizon / n_steps, generator=generator)
-    return xs.std(dim=1).cpu().numpy()
+    times = torch.as_tensor(times, dtype=torch.float64, device=device)
+    y0 = stationary_y0(gammas, (omegas.shape[0], n_paths), generator)
+    xs, _ = controlled_paths(control, omegas, gammas, y0, times, generator=generator)
+    return xs.std(dim=2).T.cpu().numpy()
 
 
 def simulate_fou(hurst, theta, horizon, n_steps, n_paths, rng):
-    """Type II fractional OU paths dX = -theta X dt + dB^H on a grid: exact fBM increments, Euler for X (numpy)."""
+    """Type II fractional OU paths dX = -theta X dt + dB^H on a grid: exact fBM increments, Euler for X
+    (numpy)."""
     from papers.fractional_sde.method import fbm_covariance
 
     times = np.linspace(0.0, horizon, n_steps + 1)
@@ -142,11 +195,11 @@ def simulate_fou(hurst, theta, horizon, n_steps, n_paths, rng):
     return times, x
 
 
-def fit_hurst(observations, obs_every, obs_sigma, gammas, horizon, n_steps, theta, steps, samples, device, seed,
-              lr=1e-2, progress=None):
+def fit_hurst(observations, obs_every, obs_sigma, gammas, horizon, n_steps, theta, steps, samples, device,
+              seed, lr=1e-2, progress=None):
     """Learn H jointly with the control by maximising the ELBO of observed type II fOU paths.
 
-    observations: (n_paths, n_obs) values at steps obs_every, 2 obs_every, ... of the Euler grid.
+    observations: (n_paths, n_obs) values at steps obs_every, 2 obs_every, ... of the uniform Euler grid.
     The control sees x, y and the gap to the next observation divided by the time left to it.
     Returns (H history, ELBO history).
     """
@@ -156,6 +209,7 @@ def fit_hurst(observations, obs_every, obs_sigma, gammas, horizon, n_steps, thet
     n_paths, n_obs = obs.shape
     targets = obs.repeat_interleave(samples, dim=0)
     gammas = torch.as_tensor(gammas, dtype=torch.float64, device=device)
+    times = torch.linspace(0.0, horizon, n_steps + 1, dtype=torch.float64, device=device)
     rho = torch.zeros((), dtype=torch.float64, device=device, requires_grad=True)
     control = Control(2 + gammas.numel()).to(device=device, dtype=torch.float64)
     optimiser = torch.optim.Adam([*control.parameters(), rho], lr=lr)
@@ -164,18 +218,19 @@ def fit_hurst(observations, obs_every, obs_sigma, gammas, horizon, n_steps, thet
     def features(i, x):
         nxt = min(i // obs_every, n_obs - 1)
         left = (nxt + 1) * obs_every - i
-        return ((targets[:, nxt] - x) / (left * dt))[:, None]
+        return ((targets[:, nxt] - x) / (left * dt))[..., None]
 
     hursts, elbos = [], []
     for _ in (progress(range(steps)) if progress else range(steps)):
         hurst = 0.05 + 0.9 * torch.sigmoid(rho)
         omega = omega_type2(hurst, gammas, horizon)
-        y0 = torch.zeros(n_paths * samples, gammas.numel(), dtype=torch.float64, device=device)
-        xs, kl = controlled_paths(control, omega, gammas, y0, n_steps, dt, theta=theta, generator=generator,
+        y0 = torch.zeros(1, n_paths * samples, gammas.numel(), dtype=torch.float64, device=device)
+        xs, kl = controlled_paths(control, omega[None], gammas, y0, times, theta=theta, generator=generator,
                                   features=features)
-        residual = xs[obs_every::obs_every].T - targets
-        log_lik = (-0.5 * residual**2 / obs_sigma**2 - math.log(obs_sigma * math.sqrt(2 * math.pi))).sum(dim=1)
-        elbo = (log_lik - kl).mean() * n_paths
+        residual = xs[obs_every::obs_every, 0].T - targets
+        log_norm = math.log(obs_sigma * math.sqrt(2 * math.pi))
+        log_lik = (-0.5 * residual**2 / obs_sigma**2 - log_norm).sum(dim=1)
+        elbo = (log_lik - kl[0]).mean() * n_paths
         optimiser.zero_grad()
         (-elbo).backward()
         optimiser.step()

@@ -139,7 +139,8 @@ def sample_ma_fbm(times, gammas, omega, n_paths, rng, kind="II"):
 
 def conditioned_variance(cov, t, obs_times, obs_sigma):
     """Var X(t) given noisy observations X(obs_times) + N(0, obs_sigma^2), for a covariance cov(s, t)."""
-    k_oo = np.array([[cov(u, v) for v in obs_times] for u in obs_times]) + obs_sigma**2 * np.eye(len(obs_times))
+    k_oo = np.array([[cov(u, v) for v in obs_times] for u in obs_times])
+    k_oo += obs_sigma**2 * np.eye(len(obs_times))
     out = []
     for time in np.atleast_1d(t):
         k_to = np.array([cov(time, v) for v in obs_times])

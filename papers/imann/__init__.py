@@ -1,1 +1,2 @@
-"""Integrated mathematical modeling - artificial neural network (IMANN) for few data points (arXiv 1911.03404)."""
+"""Integrated mathematical modeling - artificial neural network (IMANN) for few data points
+(arXiv 1911.03404)."""

@@ -52,18 +52,19 @@ def rk4_hermite(model: RateModel, rate_fn, x_query, n_grid: int):
     h = 1.0 / n_grid
     nodes = torch.linspace(0.0, 1.0, n_grid + 1, dtype=x_query.dtype, device=x_query.device)
     p = rate_fn(torch.cat([nodes, nodes[:-1] + h / 2]).expand(B, -1))
-    p_node, p_mid = p[:, :n_grid + 1], p[:, n_grid + 1:]
+    p_node, p_mid = p[:, :n_grid + 1].unbind(1), p[:, n_grid + 1:].unbind(1)
     y = torch.full((B,), model.y0, dtype=x_query.dtype, device=x_query.device)
     ys, fs = [y], []
     for n in range(n_grid):
-        k1 = model.rhs(nodes[n], y, p_node[:, n])
-        k2 = model.rhs(nodes[n] + h / 2, y + h / 2 * k1, p_mid[:, n])
-        k3 = model.rhs(nodes[n] + h / 2, y + h / 2 * k2, p_mid[:, n])
-        k4 = model.rhs(nodes[n + 1], y + h * k3, p_node[:, n + 1])
+        x = n * h
+        k1 = model.rhs(x, y, p_node[n])
+        k2 = model.rhs(x + h / 2, torch.add(y, k1, alpha=h / 2), p_mid[n])
+        k3 = model.rhs(x + h / 2, torch.add(y, k2, alpha=h / 2), p_mid[n])
+        k4 = model.rhs(x + h, torch.add(y, k3, alpha=h), p_node[n + 1])
         fs.append(k1)
-        y = y + h / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
+        y = torch.add(y, k1 + 2 * (k2 + k3) + k4, alpha=h / 6)
         ys.append(y)
-    fs.append(model.rhs(nodes[-1], y, p_node[:, -1]))
+    fs.append(model.rhs(1.0, y, p_node[-1]))
     Y, F = torch.stack(ys, 1), torch.stack(fs, 1)
     idx = torch.clamp((x_query / h).floor().long(), 0, n_grid - 1)
     t = x_query / h - idx

@@ -1,4 +1,5 @@
-"""The stand-in mathematical models: first-order ODEs y' = g(x, y, p(x)) with an unknown rate p(x) on [0, 1]."""
+"""The stand-in mathematical models: first-order ODEs y' = g(x, y, p(x)) with an unknown rate p(x) on
+[0, 1]."""
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -1,18 +1,15 @@
 """Reproduction of the reversible Heun method (Kidger 2022, §5.4): order, NFE, reversibility,
-gradient accuracy of the reversible adjoint against the continuous adjoint, and the thesis's
-small neural ODE / neural CDE examples."""
+gradient accuracy of the reversible adjoint against the continuous adjoint, the training-step speed-up
+over Heun, and the thesis's small neural ODE / neural CDE examples."""
 from __future__ import annotations
 
 import math
-import time
+from dataclasses import dataclass
 
 import numpy as np
 
-from papers.common.threads import single_threaded
-from papers.common.timing import best_seconds
 from papers.harness import Metric
 
-DTYPE_NAME = "float64"
 ODE_T = 5.0
 ODE_STEPS = (256, 512, 1024, 2048, 4096)   # asymptotic range (the parasitic mode has decayed)
 SDE_T = 1.0
@@ -22,6 +19,28 @@ GENERAL_STEPS = (4, 8, 16, 32)
 GENERAL_FINE = 2048                        # reference steps (Heun) for the non-commutative SDE
 SPIRAL_T, SPIRAL_STEPS, SPIRAL_OBS = 10.0, 1000, 50
 ADJOINT_RTOL, ADJOINT_ATOL = 1e-3, 1e-6
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Sizes of one seed's run."""
+
+    ou_paths: int            # Monte Carlo paths of the additive-noise (OU) strong order
+    general_paths: int       # paths of the non-commutative SDE's strong order
+    timing_steps: int        # solver steps of the timed neural SDE training step
+    timing_batch: int        # its batch of paths
+    timing_rounds: int       # interleaved rounds of the timing (each gives one ratio)
+    examples: bool           # gradient accuracy on the spiral, neural ODE and neural CDE training
+    ode_iterations: int = 0  # Adam steps of the neural ODE example
+    cde_epochs: int = 0      # epochs of the neural CDE example
+
+
+SETTINGS = {
+    "quick": Settings(ou_paths=2000, general_paths=500, timing_steps=100, timing_batch=256, timing_rounds=15,
+                      examples=False),
+    "full": Settings(ou_paths=2000, general_paths=500, timing_steps=100, timing_batch=256, timing_rounds=3,
+                     examples=True, ode_iterations=500, cde_epochs=15),
+}
 
 
 class CountingField:
@@ -36,37 +55,27 @@ class CountingField:
 
 
 def run(ctx):
-    """Every operation here is tiny (vectors of 1-50 numbers), where torch's intra-op threads
-    only add synchronisation (hundreds of times slower on a loaded machine): run on one
-    thread and restore the setting afterwards."""
-    import torch  # noqa: F401  (imported first so that single_threaded limits its threads)
-
-    with single_threaded():
-        return _run(ctx)
-
-
-def _run(ctx):
     import torch
 
+    s = SETTINGS[ctx.tier]
     torch.manual_seed(ctx.seed)
     device = torch.device(ctx.device)
     metrics = {}
     ode = ode_convergence(device)
     metrics.update(ode["metrics"])
-    sde = sde_convergence(ctx, device)
+    sde = sde_convergence(ctx, device, s.ou_paths, s.general_paths)
     metrics.update(sde["metrics"])
     metrics.update(reconstruction_errors(ctx, device))
-    metrics.update(neural_sde_speedup(ctx, device))
+    metrics.update(training_step_speedup(ctx, device, s))
     _figure_convergence(ctx, ode, sde)
-    if ctx.tier == "quick":
+    if not s.examples:
         return metrics
     grads = gradient_accuracy(ctx, device)
     metrics.update(grads["metrics"])
-    node = train_neural_ode(ctx, device, iterations=500)
+    node = neural_ode_example(ctx, device, s.ode_iterations)
     metrics.update(node["metrics"])
-    cde = train_neural_cde(ctx, device)
-    metrics.update(cde["metrics"])
-    _figure_gradients(ctx, grads, node, cde)
+    metrics.update(neural_cde_example(ctx, device, s.cde_epochs))
+    _figure_gradients(ctx, grads, node, metrics["neural_cde_test_accuracy"].value)
     return metrics
 
 
@@ -109,7 +118,8 @@ def _ou_paths(generator, steps_fine, paths):
     cov = torch.tensor([[h, (1 - math.exp(-th * h)) / th],
                         [(1 - math.exp(-th * h)) / th, (1 - math.exp(-2 * th * h)) / (2 * th)]],
                        dtype=torch.float64)
-    z = torch.randn(steps_fine, paths, 2, generator=generator, dtype=torch.float64) @ torch.linalg.cholesky(cov).T
+    z = torch.randn(steps_fine, paths, 2, generator=generator, dtype=torch.float64)
+    z = z @ torch.linalg.cholesky(cov).T
     dW, integrals = z[..., :1], z[..., 1:]
     t_right = torch.linspace(0.0, SDE_T, steps_fine + 1, dtype=torch.float64)[1:]
     weights = torch.exp(-th * (SDE_T - t_right)).view(-1, 1, 1)
@@ -128,7 +138,7 @@ def _general_sde():
     return f, g
 
 
-def sde_convergence(ctx, device, paths: int = 2000, general_paths: int = 500):
+def sde_convergence(ctx, device, paths: int, general_paths: int):
     """Strong (RMS) error at T = 1 against the step size: OU with additive noise against its
     exact solution on the same Brownian path; the non-commutative linear SDE against Heun
     with 2048 steps on the same path."""
@@ -157,7 +167,8 @@ def sde_convergence(ctx, device, paths: int = 2000, general_paths: int = 500):
     dW_fine = (torch.randn(GENERAL_FINE, general_paths, 2, generator=gen, dtype=torch.float64)
                * math.sqrt(SDE_T / GENERAL_FINE)).to(device)
     y0 = torch.tensor([1.0, 0.5], dtype=torch.float64, device=device).expand(general_paths, 2)
-    reference = heun(f, y0, torch.linspace(0.0, SDE_T, GENERAL_FINE + 1, dtype=torch.float64), g=g, dW=dW_fine)[-1]
+    fine_ts = torch.linspace(0.0, SDE_T, GENERAL_FINE + 1, dtype=torch.float64)
+    reference = heun(f, y0, fine_ts, g=g, dW=dW_fine)[-1]
     for name, solver in (("reversible_heun", reversible_heun), ("heun", heun)):
         errors = []
         for n in GENERAL_STEPS:
@@ -201,29 +212,46 @@ def reconstruction_errors(ctx, device, steps: int = 1000):
     return {"reconstruction_error": Metric(worst)}
 
 
-def neural_sde_speedup(ctx, device, steps: int = 200, batch: int = 256):
-    """Wall time of a neural SDE solve (drift and diffusion MLPs, 8 dims) by Heun over that of
-    reversible Heun, same grid; best of 3."""
+def training_step_speedup(ctx, device, s: Settings):
+    """Seconds of one training step of a neural SDE (loss over the whole path and its gradient with
+    respect to the drift and diffusion MLPs; 8 dims) by Heun with backpropagation through the solver
+    over those by reversible Heun with the reversible adjoint: same model, batch, grid and Brownian
+    increments on both sides, warmed up, in interleaved rounds (one ratio per round). The same ratio
+    for the forward solve alone is reported beside it."""
     import torch
 
+    from papers.common.timing import interleaved_ratios
     from papers.neural_de.baselines import heun
     from papers.neural_de.method import reversible_heun
     from papers.neural_de.models import NeuralSDEFields
 
+    torch.manual_seed(ctx.seed)
     sde = NeuralSDEFields().to(device=device, dtype=torch.float64)
+    params = tuple(sde.parameters())
     gen = torch.Generator().manual_seed(ctx.seed + 2)
-    dW = (torch.randn(steps, batch, 8, generator=gen, dtype=torch.float64) * math.sqrt(1.0 / steps)).to(device)
+    n, batch = s.timing_steps, s.timing_batch
+    dW = (torch.randn(n, batch, 8, generator=gen, dtype=torch.float64) * math.sqrt(1.0 / n)).to(device)
     y0 = torch.zeros(batch, 8, dtype=torch.float64, device=device)
-    ts = torch.linspace(0.0, 1.0, steps + 1, dtype=torch.float64)
-    times = {}
-    with torch.no_grad():
-        for name, solver in (("reversible_heun", reversible_heun), ("heun", heun)):
-            times[name] = best_seconds(lambda: solver(sde.drift, y0, ts, g=sde.diffusion, dW=dW), ctx.synchronize,
-                                       repeats=3)
-    return {"neural_sde_speedup": Metric(times["heun"] / times["reversible_heun"], "x", lower_is_better=False,
-                                         volatile=True),
-            "neural_sde_seconds_reversible_heun": Metric(times["reversible_heun"], "s", volatile=True),
-            "neural_sde_seconds_heun": Metric(times["heun"], "s", volatile=True)}
+    ts = torch.linspace(0.0, 1.0, n + 1, dtype=torch.float64)
+
+    def heun_backprop():
+        ys = heun(sde.drift, y0, ts, g=sde.diffusion, dW=dW)
+        return torch.autograd.grad((ys ** 2).mean(), params)
+
+    def reversible_adjoint():
+        ys = reversible_heun(sde.drift, y0, ts, g=sde.diffusion, dW=dW, adjoint=True, params=params)
+        return torch.autograd.grad((ys ** 2).mean(), params)
+
+    def solve(solver):
+        with torch.no_grad():
+            return solver(sde.drift, y0, ts, g=sde.diffusion, dW=dW)
+
+    train = interleaved_ratios(heun_backprop, reversible_adjoint, rounds=s.timing_rounds,
+                               synchronize=ctx.synchronize)
+    forward = interleaved_ratios(lambda: solve(heun), lambda: solve(reversible_heun), rounds=s.timing_rounds,
+                                 synchronize=ctx.synchronize)
+    return {"training_step_speedup": Metric(samples=train, unit="x", lower_is_better=False, volatile=True),
+            "forward_solve_speedup": Metric(samples=forward, unit="x", lower_is_better=False, volatile=True)}
 
 
 def _spiral_data(device):
@@ -285,63 +313,52 @@ def gradient_accuracy(ctx, device):
 
     methods = {
         "reversible_backprop": lambda: loss_of(reversible_heun(func, y0, ts)[obs]),
-        "reversible_adjoint": lambda: loss_of(reversible_heun(func, y0, ts, adjoint=True, params=params)[obs]),
+        "reversible_adjoint": lambda: loss_of(
+            reversible_heun(func, y0, ts, adjoint=True, params=params)[obs]),
         "dopri5_backprop": lambda: loss_of(odeint(func, y0, t_obs, rtol=ADJOINT_RTOL, atol=ADJOINT_ATOL)),
-        "continuous_adjoint": lambda: loss_of(odeint_adjoint(func, y0, t_obs, rtol=ADJOINT_RTOL, atol=ADJOINT_ATOL,
+        "continuous_adjoint": lambda: loss_of(odeint_adjoint(func, y0, t_obs, rtol=ADJOINT_RTOL,
+                                                             atol=ADJOINT_ATOL,
                                                              adjoint_params=params)),
         "reference": lambda: loss_of(odeint(func, y0, t_obs, rtol=1e-12, atol=1e-12)),
     }
-    grads, saved, seconds = {}, {}, {}
+    grads, saved = {}, {}
     for name, loss_fn in ctx.progress(methods.items(), desc="gradients"):
-        ctx.synchronize()
-        start = time.perf_counter()
         grads[name], saved[name] = _saved_bytes_and_grads(loss_fn, params)
-        ctx.synchronize()
-        seconds[name] = time.perf_counter() - start
     rel = lambda a, b: float((grads[a] - grads[b]).norm() / grads[b].norm())
+    continuous = rel("continuous_adjoint", "dopri5_backprop")
     metrics = {
         "reversible_adjoint_grad_error": Metric(rel("reversible_adjoint", "reversible_backprop")),
-        "continuous_adjoint_grad_error": Metric(rel("continuous_adjoint", "dopri5_backprop")),
+        "continuous_adjoint_grad_error": Metric(continuous),
+        "continuous_adjoint_grad_error_log10": Metric(math.log10(continuous), lower_is_better=False),
     }
     for name in ("reversible_backprop", "reversible_adjoint", "dopri5_backprop", "continuous_adjoint"):
         metrics[f"{name}_error_vs_exact"] = Metric(rel(name, "reference"))
-        metrics[f"{name}_saved_bytes"] = Metric(saved[name], "bytes", volatile=True)
-        metrics[f"{name}_seconds"] = Metric(seconds[name], "s", volatile=True)
+        metrics[f"{name}_saved_bytes"] = Metric(saved[name], "bytes")
     return {"metrics": metrics, "vs_exact": {k: rel(k, "reference") for k in methods if k != "reference"},
             "vs_discrete": {"reversible_adjoint": metrics["reversible_adjoint_grad_error"].value,
                             "continuous_adjoint": metrics["continuous_adjoint_grad_error"].value}}
 
 
-def train_neural_ode(ctx, device, iterations: int = 150, batch: int = 16, segment: int = 40, lr: float = 1e-2):
-    """Fit the cubic neural ODE to the spiral from random 2-time-unit segments (reversible
-    adjoint, 20 steps per time unit, Adam); report the full-trajectory MSE before and after."""
+def neural_ode_example(ctx, device, iterations: int, stride: int = 5):
+    """Fit the cubic neural ODE to the spiral (models.train_segments, reversible adjoint, h = 0.05) and
+    report the full-trajectory MSE after training over that before."""
     import torch
 
     from papers.neural_de.method import reversible_heun
-    from papers.neural_de.models import CubicODEFunc
+    from papers.neural_de.models import CubicODEFunc, train_segments
 
     torch.manual_seed(ctx.seed)
     func = CubicODEFunc().to(device=device, dtype=torch.float64)
-    opt = torch.optim.Adam(func.parameters(), lr=lr)
-    stride = 5  # solver steps of the 1000-step grid per step of training (h = 0.05)
     truth = torch.tensor(spiral_trajectory_cached()[::stride], dtype=torch.float64, device=device)
     ts = torch.linspace(0.0, SPIRAL_T, truth.shape[0], dtype=torch.float64)
-    rng = ctx.rng(3)
 
     def full_mse():
         with torch.no_grad():
             return float(((reversible_heun(func, truth[0], ts) - truth) ** 2).mean())
 
     before = full_mse()
-    for _ in ctx.progress(range(iterations), desc="neural ODE"):
-        starts = torch.as_tensor(rng.integers(0, truth.shape[0] - segment, batch), device=device)
-        y0 = truth[starts]
-        window = torch.stack([truth[starts + k] for k in range(segment + 1)])
-        ys = reversible_heun(func, y0, ts[:segment + 1], adjoint=True)
-        loss = ((ys - window) ** 2).mean()
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+    train_segments(func, truth, ts, ctx.rng(3), iterations,
+                   progress=lambda it: ctx.progress(it, desc="neural ODE"))
     after = full_mse()
     with torch.no_grad():
         fit = reversible_heun(func, truth[0], ts).cpu().numpy()
@@ -349,49 +366,28 @@ def train_neural_ode(ctx, device, iterations: int = 150, batch: int = 16, segmen
             "fit": fit, "truth": truth.cpu().numpy()}
 
 
-def train_neural_cde(ctx, device, train: int = 256, test: int = 256, epochs: int = 15, steps: int = 48):
-    """Classify irregularly sampled spirals by direction with a neural CDE solved by reversible
-    Heun on a 48-step grid (reversible adjoint for training); report test accuracy."""
+def neural_cde_example(ctx, device, epochs: int, train: int = 256, test: int = 256, steps: int = 48):
+    """Classify irregularly sampled spirals by direction with a neural CDE (models.train_cde_classifier,
+    reversible Heun on a 48-step grid); report the test accuracy."""
     import torch
 
-    from papers.neural_de.method import reversible_heun
-    from papers.neural_de.models import LinearInterpolation, NeuralCDE, irregular_spirals
+    from papers.neural_de.models import NeuralCDE, cde_logits, irregular_spirals, train_cde_classifier
 
     torch.manual_seed(ctx.seed)
     gen = torch.Generator().manual_seed(ctx.seed + 4)
     knots, values, labels = (x.to(device) for x in irregular_spirals(train + test, gen))
     model = NeuralCDE().to(device=device, dtype=torch.float64)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
     ts = torch.linspace(0.0, 4 * math.pi, steps + 1, dtype=torch.float64)
-
-    def logits(idx, adjoint):
-        path = LinearInterpolation(knots[idx], values[idx])
-        z0 = model.initial(values[idx, 0])
-        params = tuple(model.initial.parameters()) + tuple(model.field.parameters())
-        zs = reversible_heun(model.vector_field(path), z0, ts, adjoint=adjoint, params=params if adjoint else None)
-        return model.readout(zs[-1]).squeeze(-1)
-
-    rng = ctx.rng(5)
-    loss_fn = torch.nn.BCEWithLogitsLoss()
-    for _ in ctx.progress(range(epochs), desc="neural CDE"):
-        order = torch.as_tensor(rng.permutation(train), device=device)
-        for b in range(0, train, 32):
-            idx = order[b:b + 32]
-            loss = loss_fn(logits(idx, adjoint=True), labels[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
+    train_cde_classifier(model, knots[:train], values[:train], labels[:train], ts, ctx.rng(5), epochs,
+                         progress=lambda it: ctx.progress(it, desc="neural CDE"))
     with torch.no_grad():
-        idx = torch.arange(train, train + test, device=device)
-        accuracy = float(((logits(idx, adjoint=False) > 0).to(torch.float64) == labels[idx]).to(torch.float64).mean())
-    return {"metrics": {"neural_cde_test_accuracy": Metric(accuracy, "", lower_is_better=False),
-                        "neural_cde_test_error": Metric(1.0 - accuracy)}}
+        predicted = cde_logits(model, knots[train:], values[train:], ts, adjoint=False) > 0
+        accuracy = float((predicted.to(torch.float64) == labels[train:]).to(torch.float64).mean())
+    return {"neural_cde_test_accuracy": Metric(accuracy, "", lower_is_better=False),
+            "neural_cde_test_error": Metric(1.0 - accuracy)}
 
 
 def _figure_convergence(ctx, ode, sde):
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from matplotlib.ticker import NullFormatter
 
@@ -413,10 +409,7 @@ def _figure_convergence(ctx, ode, sde):
     ctx.save_figure(fig, "convergence")
 
 
-def _figure_gradients(ctx, grads, node, cde):
-    import matplotlib
-
-    matplotlib.use("Agg")
+def _figure_gradients(ctx, grads, node, cde_accuracy):
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
@@ -435,6 +428,6 @@ def _figure_gradients(ctx, grads, node, cde):
     axes[1].plot(node["truth"][:, 0], node["truth"][:, 1], "k-", label="true spiral")
     axes[1].plot(node["fit"][:, 0], node["fit"][:, 1], "r--", label="neural ODE (reversible Heun)")
     axes[1].set_title(f"Trained neural ODE; neural CDE test acc. "
-                      f"{cde['metrics']['neural_cde_test_accuracy'].value:.2f}")
+                      f"{cde_accuracy:.2f}")
     axes[1].legend(fontsize=8)
     ctx.save_figure(fig, "gradients_and_fits")

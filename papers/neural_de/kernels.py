@@ -1,19 +1,13 @@
-"""Timed core operations: a neural SDE solve by reversible Heun or Heun, and the reversible adjoint."""
+"""Timed core operations: a neural SDE training step by reversible Heun (reversible adjoint) or Heun
+(backpropagation), and the reversible adjoint gradient of the spiral neural ODE."""
 from __future__ import annotations
 
 from papers.harness import kernel
 
 
-def _synchronize(device):
-    import torch
-
-    if device == "cuda":
-        torch.cuda.synchronize()
-
-
-@kernel(params={"steps": [100, 1000], "solver": ["reversible_heun", "heun"]}, devices=("cpu", "cuda"))
-def neural_sde_solve(steps, solver, device):
-    """Solve a neural SDE (8 dims, batch 256, MLP drift and diffusion) over `steps` steps."""
+@kernel(params={"solver": ["reversible_heun", "heun"]}, devices=("cpu", "cuda"))
+def neural_sde_training_step(solver, device):
+    """Loss and parameter gradient of a neural SDE (8 dims, batch 256, MLP drift and diffusion, 100 steps)."""
     import math
 
     import torch
@@ -22,24 +16,24 @@ def neural_sde_solve(steps, solver, device):
     from papers.neural_de.method import reversible_heun
     from papers.neural_de.models import NeuralSDEFields
 
-    if device == "cuda" and not torch.cuda.is_available():
-        raise NotImplementedError("no cuda device")
     torch.manual_seed(0)
     sde = NeuralSDEFields().to(device=device, dtype=torch.float64)
-    dW = torch.randn(steps, 256, 8, dtype=torch.float64, device=device) * math.sqrt(1.0 / steps)
+    params = tuple(sde.parameters())
+    dW = torch.randn(100, 256, 8, dtype=torch.float64, device=device) * math.sqrt(1.0 / 100)
     y0 = torch.zeros(256, 8, dtype=torch.float64, device=device)
-    ts = torch.linspace(0.0, 1.0, steps + 1, dtype=torch.float64)
-    solve = reversible_heun if solver == "reversible_heun" else heun
+    ts = torch.linspace(0.0, 1.0, 101, dtype=torch.float64)
 
     def call():
-        with torch.no_grad():
-            solve(sde.drift, y0, ts, g=sde.diffusion, dW=dW)
-        _synchronize(device)
+        if solver == "heun":
+            ys = heun(sde.drift, y0, ts, g=sde.diffusion, dW=dW)
+        else:
+            ys = reversible_heun(sde.drift, y0, ts, g=sde.diffusion, dW=dW, adjoint=True, params=params)
+        return torch.autograd.grad((ys ** 2).mean(), params)
 
     return call
 
 
-@kernel(params={"steps": [100, 1000]}, devices=("cpu", "cuda"))
+@kernel(params={"steps": [1000]}, devices=("cpu", "cuda"))
 def reversible_adjoint_gradient(steps, device):
     """Loss and gradient of a cubic neural ODE on [0, 10] through the reversible adjoint."""
     import torch
@@ -47,8 +41,6 @@ def reversible_adjoint_gradient(steps, device):
     from papers.neural_de.method import reversible_heun
     from papers.neural_de.models import CubicODEFunc
 
-    if device == "cuda" and not torch.cuda.is_available():
-        raise NotImplementedError("no cuda device")
     torch.manual_seed(0)
     func = CubicODEFunc().to(device=device, dtype=torch.float64)
     y0 = torch.tensor([[2.0, 0.0]], dtype=torch.float64, device=device)
@@ -56,7 +48,6 @@ def reversible_adjoint_gradient(steps, device):
 
     def call():
         ys = reversible_heun(func, y0, ts, adjoint=True)
-        torch.autograd.grad((ys ** 2).mean(), tuple(func.parameters()))
-        _synchronize(device)
+        return torch.autograd.grad((ys ** 2).mean(), tuple(func.parameters()))
 
     return call

@@ -68,8 +68,8 @@ class NeuralCDE(nn.Module):
         super().__init__()
         self.channels, self.hidden = channels, hidden
         self.initial = nn.Linear(channels, hidden)
-        self.field = nn.Sequential(nn.Linear(hidden, width), nn.Softplus(), nn.Linear(width, hidden * channels),
-                                   nn.Tanh())
+        self.field = nn.Sequential(nn.Linear(hidden, width), nn.Softplus(),
+                                   nn.Linear(width, hidden * channels), nn.Tanh())
         self.readout = nn.Linear(hidden, 1)
 
     def vector_field(self, path: LinearInterpolation):
@@ -96,3 +96,51 @@ def irregular_spirals(n: int, generator: torch.Generator, observations: int = 30
     values = torch.stack([knots / T, radius * torch.cos(angle), radius * torch.sin(angle)], dim=-1)
     values[..., 1:] += noise
     return knots, values, labels
+
+
+def train_segments(func, truth, ts, rng, iterations: int, batch: int = 16, segment: int = 40,
+                   lr: float = 1e-2, progress=iter):
+    """Fit the neural ODE dy/dt = func(t, y) to the trajectory `truth` (on the grid ts) by Adam on random
+    `segment`-step windows (batch of start indices drawn by the numpy Generator rng), each solved by
+    reversible Heun on the grid with the reversible adjoint; loss = mean squared error on the window."""
+    from papers.neural_de.method import reversible_heun
+
+    opt = torch.optim.Adam(func.parameters(), lr=lr)
+    for _ in progress(range(iterations)):
+        starts = torch.as_tensor(rng.integers(0, truth.shape[0] - segment, batch), device=truth.device)
+        window = torch.stack([truth[starts + k] for k in range(segment + 1)])
+        ys = reversible_heun(func, truth[starts], ts[:segment + 1], adjoint=True)
+        loss = ((ys - window) ** 2).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return func
+
+
+def cde_logits(model: NeuralCDE, knots, values, ts, adjoint: bool):
+    """Logits ℓ(z(T)) of the series (knots, values), z solved by reversible Heun on the grid ts."""
+    from papers.neural_de.method import reversible_heun
+
+    path = LinearInterpolation(knots, values)
+    params = tuple(model.initial.parameters()) + tuple(model.field.parameters())
+    zs = reversible_heun(model.vector_field(path), model.initial(values[:, 0]), ts, adjoint=adjoint,
+                         params=params if adjoint else None)
+    return model.readout(zs[-1]).squeeze(-1)
+
+
+def train_cde_classifier(model: NeuralCDE, knots, values, labels, ts, rng, epochs: int, batch: int = 32,
+                         lr: float = 1e-2, progress=iter):
+    """Train the neural CDE on (knots, values) -> labels with the binary cross-entropy, Adam, minibatches
+    in an order drawn by the numpy Generator rng, gradients by the reversible adjoint."""
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    loss_fn = nn.BCEWithLogitsLoss()
+    n = labels.shape[0]
+    for _ in progress(range(epochs)):
+        order = torch.as_tensor(rng.permutation(n), device=labels.device)
+        for b in range(0, n, batch):
+            idx = order[b:b + batch]
+            loss = loss_fn(cde_logits(model, knots[idx], values[idx], ts, adjoint=True), labels[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    return model

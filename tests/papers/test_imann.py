@@ -12,6 +12,15 @@ from papers.imann.models import DECAY, LOGISTIC  # noqa: E402
 X = np.linspace(0.0, 1.0, 101)
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """The fits are sequences of tiny operations, where torch's extra threads only contend."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def decay_exact(x):
     return np.exp(-(x + 0.5 * (1 - np.cos(2 * np.pi * x)) / (2 * np.pi)))
 

@@ -7,8 +7,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from papers.neural_de.baselines import heun  # noqa: E402
-from papers.neural_de.method import (  # noqa: E402
-    noise_term, reversible_heun, reversible_heun_backward)
+from papers.neural_de.method import noise_term, reversible_heun, reversible_heun_backward  # noqa: E402
 from papers.neural_de.models import CubicODEFunc, LinearInterpolation, irregular_spirals  # noqa: E402
 
 F64 = torch.float64
@@ -37,8 +36,8 @@ def test_matches_scipy_on_a_nonlinear_ode():
     f = lambda t, y: np.array([y[1], -math.sin(y[0])])
     ts = np.linspace(0.0, 3.0, 3001)
     ref = solve_ivp(f, (0.0, 3.0), [1.0, 0.0], t_eval=ts, rtol=1e-12, atol=1e-12).y.T
-    ys = reversible_heun(lambda t, y: torch.stack([y[1], -torch.sin(y[0])]), torch.tensor([1.0, 0.0], dtype=F64),
-                         torch.tensor(ts, dtype=F64))
+    pendulum = lambda t, y: torch.stack([y[1], -torch.sin(y[0])])
+    ys = reversible_heun(pendulum, torch.tensor([1.0, 0.0], dtype=F64), torch.tensor(ts, dtype=F64))
     assert np.abs(ys.numpy() - ref).max() < 1e-5
 
 
@@ -54,7 +53,8 @@ def test_one_evaluation_per_step():
 
 
 def _general_noise(y):
-    return 0.8 * torch.stack([torch.stack([y[..., 1], -y[..., 0]], -1), torch.stack([y[..., 0], -y[..., 1]], -1)], -1)
+    columns = [torch.stack([y[..., 1], -y[..., 0]], -1), torch.stack([y[..., 0], -y[..., 1]], -1)]
+    return 0.8 * torch.stack(columns, -1)
 
 
 def test_backward_reconstructs_sde_states():
@@ -75,8 +75,9 @@ def test_ou_terminal_moments_match_the_exact_distribution():
     n, paths, theta, sigma = 256, 4000, 1.0, 0.5
     h = 1.0 / n
     dW = torch.randn(n, paths, 1, generator=gen, dtype=F64) * math.sqrt(h)
-    ys = reversible_heun(lambda t, y: -theta * y, torch.ones(paths, 1, dtype=F64), torch.linspace(0, 1, n + 1, dtype=F64),
-                         g=lambda t, y: sigma * torch.ones_like(y), dW=dW)
+    ys = reversible_heun(lambda t, y: -theta * y, torch.ones(paths, 1, dtype=F64),
+                         torch.linspace(0, 1, n + 1, dtype=F64), g=lambda t, y: sigma * torch.ones_like(y),
+                         dW=dW)
     assert abs(float(ys[-1].mean()) - math.exp(-1)) < 0.02
     assert abs(float(ys[-1].var()) - sigma ** 2 * (1 - math.exp(-2)) / 2) < 0.01
 
@@ -137,6 +138,24 @@ def test_linear_interpolation_slopes_match_numpy():
     for t in (0.0, 1.3, 5.0, 12.0):
         h = 1e-7
         for b in range(3):
-            interp = lambda s: np.interp(s, knots[b].numpy(), values[b, :, 1].numpy())
-            fd = (interp(t + h) - interp(t)) / h
+            xp, fp = knots[b].numpy(), values[b, :, 1].numpy()
+            fd = (np.interp(t + h, xp, fp) - np.interp(t, xp, fp)) / h
             assert abs(float(path.derivative(t)[b, 1]) - fd) < 1e-5
+
+
+def test_train_segments_recovers_a_linear_rate():
+    from papers.neural_de.models import train_segments
+
+    class Linear(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a = torch.nn.Parameter(torch.tensor(-0.2, dtype=F64))
+
+        def forward(self, t, y):
+            return self.a * y
+
+    ts = torch.linspace(0.0, 2.0, 81, dtype=F64)
+    truth = torch.exp(-0.7 * ts).unsqueeze(-1)  # y' = -0.7 y, y(0) = 1
+    func = train_segments(Linear(), truth, ts, np.random.default_rng(0), iterations=150, batch=4, segment=10,
+                          lr=5e-2)
+    assert abs(func.a.item() + 0.7) < 1e-3
