@@ -1,4 +1,5 @@
 """Baselines of the paper: STEER (random end time) and Kelly et al.'s higher-order regulariser."""
+
 from __future__ import annotations
 
 import torch

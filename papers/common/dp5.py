@@ -10,6 +10,7 @@ detached Python floats, as in scipy's RK45, whose step sequence and NFE it repro
 States may be any shape (a batch of vectors, say); norms are taken over the whole tensor,
 so a batch shares one step sequence.
 """
+
 from __future__ import annotations
 
 import math
@@ -57,9 +58,9 @@ class StepResult:
     """One Dormand-Prince step from (t, y) of size h."""
 
     y_new: torch.Tensor
-    f_new: torch.Tensor          # f(t + h, y_new), reused by the next step (FSAL)
-    error: torch.Tensor          # unscaled embedded error y_5 - y_4
-    stiffness: torch.Tensor      # ||f(g7) - f(g6)|| / ||g7 - g6||
+    f_new: torch.Tensor  # f(t + h, y_new), reused by the next step (FSAL)
+    error: torch.Tensor  # unscaled embedded error y_5 - y_4
+    stiffness: torch.Tensor  # ||f(g7) - f(g6)|| / ||g7 - g6||
     nfe: int
 
     def error_norm(self, y: torch.Tensor, rtol: float, atol: float) -> torch.Tensor:
@@ -68,7 +69,9 @@ class StepResult:
         return rms(self.error / scale)
 
 
-def dp5_step(f: VectorField, t: float, y: torch.Tensor, h: float, f0: torch.Tensor | None = None) -> StepResult:
+def dp5_step(
+    f: VectorField, t: float, y: torch.Tensor, h: float, f0: torch.Tensor | None = None
+) -> StepResult:
     """One Dormand-Prince 5(4) step with the stiffness estimate; `f0 = f(t, y)` if known (FSAL)."""
     nfe = 0
     if f0 is None:
@@ -88,8 +91,9 @@ def dp5_step(f: VectorField, t: float, y: torch.Tensor, h: float, f0: torch.Tens
     return StepResult(g7, ks[6], error, stiffness, nfe)
 
 
-def initial_step(f: VectorField, t0: float, y0: torch.Tensor, f0: torch.Tensor, t_bound: float,
-                 rtol: float, atol: float) -> float:
+def initial_step(
+    f: VectorField, t0: float, y0: torch.Tensor, f0: torch.Tensor, t_bound: float, rtol: float, atol: float
+) -> float:
     """Hairer's starting step size (II.4), as scipy's select_initial_step; costs one evaluation."""
     with torch.no_grad():
         span = abs(t_bound - t0)
@@ -117,7 +121,7 @@ class StepRecord:
     h: float
     error: torch.Tensor
     stiffness: torch.Tensor
-    state: torch.Tensor   # the state at t
+    state: torch.Tensor  # the state at t
 
 
 @dataclass
@@ -125,7 +129,7 @@ class DP5Solution:
     """States at the requested times, the accepted steps and the solver's counters."""
 
     ts: list[float]
-    ys: torch.Tensor                       # shape (len(ts), *y0.shape)
+    ys: torch.Tensor  # shape (len(ts), *y0.shape)
     steps: list[StepRecord]
     nfe: int
     n_rejected: int
@@ -148,8 +152,15 @@ class StepSizeTooSmall(RuntimeError):
     """The controller asked for a step below ten units in the last place of t."""
 
 
-def dp5_solve(f: VectorField, y0: torch.Tensor, ts: Sequence[float], rtol: float = 1e-3, atol: float = 1e-6,
-              h0: float | None = None, max_steps: int = 100_000) -> DP5Solution:
+def dp5_solve(
+    f: VectorField,
+    y0: torch.Tensor,
+    ts: Sequence[float],
+    rtol: float = 1e-3,
+    atol: float = 1e-6,
+    h0: float | None = None,
+    max_steps: int = 100_000,
+) -> DP5Solution:
     """Integrate y' = f(t, y) from ts[0] through every time of ts (increasing or decreasing).
 
     Steps are clipped to land on each time of ts, as scipy does at its end point; the
@@ -188,10 +199,10 @@ def dp5_solve(f: VectorField, y0: torch.Tensor, ts: Sequence[float], rtol: float
                 err = step.error_norm(y, rtol, atol)
                 e = err.item()
                 if e < 1:
-                    factor = MAX_FACTOR if e == 0 else min(MAX_FACTOR, SAFETY * e ** ERROR_EXPONENT)
+                    factor = MAX_FACTOR if e == 0 else min(MAX_FACTOR, SAFETY * e**ERROR_EXPONENT)
                     h_abs *= min(1.0, factor) if rejected else factor
                     break
-                h_abs *= max(MIN_FACTOR, SAFETY * e ** ERROR_EXPONENT)
+                h_abs *= max(MIN_FACTOR, SAFETY * e**ERROR_EXPONENT)
                 rejected = True
                 n_rejected += 1
             steps.append(StepRecord(t, h, err, step.stiffness, y))

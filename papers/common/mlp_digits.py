@@ -3,6 +3,7 @@
 Per-example gradients use torch.func (functional_call + vmap + grad), so the batch of
 gradients is one vectorised call instead of a python loop of backward passes.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -32,11 +33,18 @@ def digits_tensors(seed: int = 0, device: str = "cpu", dtype=torch.float64) -> D
     def to(a, kind):
         return torch.as_tensor(a, dtype=kind, device=device)
 
-    return DigitsTensors(to(s.X_train, dtype), to(s.y_train, torch.long), to(s.X_test, dtype), to(s.y_test, torch.long))
+    return DigitsTensors(
+        to(s.X_train, dtype), to(s.y_train, torch.long), to(s.X_test, dtype), to(s.y_test, torch.long)
+    )
 
 
-def build_mlp(sizes=(64, 32, 10), activation: type[nn.Module] = nn.Tanh, seed: int = 0,
-              device: str = "cpu", dtype=torch.float64) -> nn.Sequential:
+def build_mlp(
+    sizes=(64, 32, 10),
+    activation: type[nn.Module] = nn.Tanh,
+    seed: int = 0,
+    device: str = "cpu",
+    dtype=torch.float64,
+) -> nn.Sequential:
     """Linear layers of widths `sizes` with `activation` between them (none after the last).
 
     ``sizes=(64, 10)`` is multinomial logistic regression. Initialisation is torch's default,
@@ -47,7 +55,7 @@ def build_mlp(sizes=(64, 32, 10), activation: type[nn.Module] = nn.Tanh, seed: i
     with torch.no_grad():
         for layer in model:
             if isinstance(layer, nn.Linear):
-                bound = layer.in_features ** -0.5
+                bound = layer.in_features**-0.5
                 layer.weight.copy_(torch.empty_like(layer.weight).uniform_(-bound, bound, generator=gen))
                 layer.bias.copy_(torch.empty_like(layer.bias).uniform_(-bound, bound, generator=gen))
     return model.to(device=device, dtype=dtype)
@@ -59,9 +67,17 @@ def accuracy(model: nn.Module, X: torch.Tensor, y: torch.Tensor) -> float:
         return (model(X).argmax(dim=1) == y).double().mean().item()
 
 
-def train_classifier(model: nn.Module, X: torch.Tensor, y: torch.Tensor, optimizer: torch.optim.Optimizer,
-                     epochs: int, batch_size: int = 64, seed: int = 0, weight_decay: float = 0.0,
-                     progress=None) -> list[float]:
+def train_classifier(
+    model: nn.Module,
+    X: torch.Tensor,
+    y: torch.Tensor,
+    optimizer: torch.optim.Optimizer,
+    epochs: int,
+    batch_size: int = 64,
+    seed: int = 0,
+    weight_decay: float = 0.0,
+    progress=None,
+) -> list[float]:
     """Minibatch training with mean cross-entropy (+ weight_decay/2 ||theta||^2); returns the loss per epoch.
 
     Batches are a fresh permutation each epoch from a generator seeded with `seed`.
@@ -74,7 +90,7 @@ def train_classifier(model: nn.Module, X: torch.Tensor, y: torch.Tensor, optimiz
         order = torch.randperm(len(X), generator=gen).to(X.device)
         total = 0.0
         for start in range(0, len(X), batch_size):
-            idx = order[start:start + batch_size]
+            idx = order[start : start + batch_size]
             optimizer.zero_grad()
             loss = objective(model, X[idx], y[idx], weight_decay)
             loss.backward()
@@ -88,7 +104,7 @@ def objective(model: nn.Module, X: torch.Tensor, y: torch.Tensor, weight_decay: 
     """Mean cross-entropy of the model on (X, y) plus weight_decay/2 times the squared parameter norm."""
     loss = nn.functional.cross_entropy(model(X), y)
     if weight_decay:
-        loss = loss + 0.5 * weight_decay * sum((p ** 2).sum() for p in model.parameters())
+        loss = loss + 0.5 * weight_decay * sum((p**2).sum() for p in model.parameters())
     return loss
 
 

@@ -1,11 +1,14 @@
-"""A neural-ODE classifier on scikit-learn digits, trained with a pluggable regulariser.
+"""A neural-ODE classifier on scikit-learn digits, trained with a pluggable regulariser, and the
+arm-against-arm comparison that blackbox_node (global ERNODE / SRNODE) and local_reg_nde (local
+regularisation) both run.
 
 Model: z(0) = x (the 64 standardised pixels), z' = f_theta(t, z) an MLP on [0, 1], logits =
-linear head of z(1). Training batches are solved by the shared Dormand-Prince solver
-(`papers.common.dp5`) with backpropagation through it, unless a regulariser brings its own
-solve. `Trainer.step` runs one optimiser step, so several arms can be trained in turn
-(interleaved), which makes their training times comparable on a shared machine.
+linear head of z(1). Solves use the shared Dormand-Prince solver (`papers.common.dp5`) at
+rtol = atol = 1e-9 in float64, with backpropagation through it (discrete adjoint) unless a
+regulariser brings its own solve. `Trainer.step` runs one optimiser step, so several arms are
+trained in turn (interleaved), which makes their training times comparable on a shared machine.
 """
+
 from __future__ import annotations
 
 import time
@@ -17,9 +20,11 @@ from torch import nn
 
 from papers.common.dp5 import DP5Solution, dp5_solve
 from papers.common.mlp_digits import DigitsTensors, digits_tensors
-from papers.common.threads import single_threaded
 
-RTOL = ATOL = 1e-4  # the tolerances of the regularisation papers' classifiers
+# One order below the authors' 1.4e-8 (both papers' MNIST code): at 1.4e-8 the unregularised digits
+# model needs only 13-14 steps, at 1e-9 about 20, so that regularised arms can separate from it.
+RTOL = ATOL = 1e-9
+DTYPE = torch.float64  # such tolerances are below float32's resolution
 
 
 class ODEClassifier(nn.Module):
@@ -64,8 +69,9 @@ def unregularised(model: ODEClassifier, x: torch.Tensor, gen: torch.Generator) -
 
 
 def heuristic_penalty(error_weight: float = 0.0, stiffness_weight: float = 0.0) -> Regulariser:
-    """Global solver-heuristic regulariser: loss + error_weight * sum_j E_j |h_j| + stiffness_weight * sum_j S_j
-    over the accepted steps of the training solve (ERNODE / SRNODE), by backprop through the solver."""
+    """Global solver-heuristic regulariser: loss + error_weight * sum_j E_j |h_j|
+    + stiffness_weight * sum_j S_j over the accepted steps of the training solve (ERNODE / SRNODE),
+    by backprop through the solver."""
 
     def forward(model: ODEClassifier, x: torch.Tensor, gen: torch.Generator) -> Forward:
         sol = model.solve(x)
@@ -79,29 +85,23 @@ def heuristic_penalty(error_weight: float = 0.0, stiffness_weight: float = 0.0) 
     return forward
 
 
-def build_classifier(hidden: int = 64, seed: int = 0, device: str = "cpu",
-                     dtype=torch.float32) -> ODEClassifier:
+def build_classifier(hidden: int = 64, seed: int = 0, device: str = "cpu", dtype=DTYPE) -> ODEClassifier:
     """A freshly initialised classifier; the same seed gives the same weights."""
     torch.manual_seed(seed)
     return ODEClassifier(hidden=hidden).to(device=device, dtype=dtype)
 
 
-def _sync(device) -> None:
-    if torch.device(device).type == "cuda":
-        torch.cuda.synchronize()
-
-
 def clock(device) -> float:
-    """Seconds for timing work on `device`: this process's CPU time on CPU (torch runs single-threaded
-    here, so it is the compute itself and does not count the time other jobs of a shared machine hold
-    the cores), wall time on a GPU (after synchronising)."""
+    """Seconds for timing training steps on `device`: this process's CPU time on CPU (torch runs on one
+    thread, so it is the compute itself and does not count the time other jobs of a shared machine hold
+    the cores), wall time on a GPU (the caller synchronises before reading it)."""
     return time.perf_counter() if torch.device(device).type == "cuda" else time.process_time()
 
 
 @dataclass
 class Trainer:
     """Adam (cosine-annealed over `steps`) on cross-entropy + penalty, over random minibatches;
-    train_time adds up each step's `clock` seconds."""
+    train_time adds up each step's `clock` seconds (`synchronize` runs before each clock read)."""
 
     model: ODEClassifier
     data: DigitsTensors
@@ -110,6 +110,7 @@ class Trainer:
     batch_size: int = 128
     lr: float = 1e-2
     seed: int = 0
+    synchronize: Callable[[], None] = lambda: None
     train_time: float = 0.0
     losses: list[float] = field(default_factory=list)
     nfe: list[int] = field(default_factory=list)
@@ -120,19 +121,19 @@ class Trainer:
         self.gen = torch.Generator().manual_seed(self.seed)
 
     def step(self) -> float:
-        """One optimiser step; returns the batch loss and adds its wall time to train_time."""
+        """One optimiser step; returns the batch loss and adds its time to train_time."""
         device = self.data.X_train.device
-        _sync(device)
+        self.synchronize()
         start = clock(device)
-        idx = torch.randint(len(self.data.X_train), (self.batch_size,), generator=self.gen)
-        x, y = self.data.X_train[idx.to(device)], self.data.y_train[idx.to(device)]
+        idx = torch.randint(len(self.data.X_train), (self.batch_size,), generator=self.gen).to(device)
+        x, y = self.data.X_train[idx], self.data.y_train[idx]
         out = self.regulariser(self.model, x, self.gen)
         loss = nn.functional.cross_entropy(self.model.head(out.z_end), y) + out.penalty
         self.optimiser.zero_grad(set_to_none=True)
         loss.backward()
         self.optimiser.step()
         self.schedule.step()
-        _sync(device)
+        self.synchronize()
         self.train_time += clock(device) - start
         self.losses.append(loss.item())
         self.nfe.append(out.nfe)
@@ -141,129 +142,173 @@ class Trainer:
 
 @dataclass(frozen=True)
 class Evaluation:
-    """Test accuracy and the mean NFE of solving one test batch."""
+    """Test accuracy, and the mean NFE and mean accepted steps of solving one test batch."""
 
     accuracy: float
     mean_nfe: float
+    mean_steps: float
 
 
-def _batches(X: torch.Tensor, batch_size: int) -> list[torch.Tensor]:
-    return [X[i:i + batch_size] for i in range(0, len(X), batch_size)]
+def batches(X: torch.Tensor, batch_size: int) -> list[torch.Tensor]:
+    """X cut into consecutive batches of `batch_size` rows (the last may be shorter)."""
+    return [X[i : i + batch_size] for i in range(0, len(X), batch_size)]
 
 
-def evaluate(model: ODEClassifier, X: torch.Tensor, y: torch.Tensor, batch_size: int = 128,
-             rtol: float = RTOL, atol: float = ATOL) -> Evaluation:
-    """Predict X in batches with the adaptive solver; accuracy and mean NFE per batch solve."""
-    correct, nfes = 0, []
+def evaluate(model: ODEClassifier, X: torch.Tensor, y: torch.Tensor, batch_size: int = 128) -> Evaluation:
+    """Predict X in batches with the adaptive solver: accuracy, and mean NFE and accepted steps per batch."""
+    correct, nfes, steps = 0, [], []
     with torch.no_grad():
-        for xb, yb in zip(_batches(X, batch_size), _batches(y, batch_size)):
-            sol = model.solve(xb, rtol=rtol, atol=atol)
+        for xb, yb in zip(batches(X, batch_size), batches(y, batch_size)):
+            sol = model.solve(xb)
             correct += (model.head(sol.ys[-1]).argmax(1) == yb).sum().item()
             nfes.append(sol.nfe)
-    return Evaluation(correct / len(X), sum(nfes) / len(nfes))
+            steps.append(sol.n_accepted)
+    return Evaluation(correct / len(X), sum(nfes) / len(nfes), sum(steps) / len(steps))
 
 
-def prediction_times(models: dict[str, ODEClassifier], X: torch.Tensor, batch_size: int = 128,
-                     repeats: int = 20) -> dict[str, float]:
-    """Seconds per test batch of each model (see `clock`): the minimum over `repeats` passes,
-    taken in turn over the models so that load on a shared machine hits all of them alike."""
-    batches = _batches(X, batch_size)
-    best = {name: float("inf") for name in models}
-    with torch.no_grad():
-        for _ in range(repeats):
-            for name, model in models.items():
-                _sync(X.device)
-                start = clock(X.device)
-                for xb in batches:
-                    model.head(model.solve(xb).ys[-1])
-                _sync(X.device)
-                best[name] = min(best[name], (clock(X.device) - start) / len(batches))
-    return best
+def predictor(model: ODEClassifier, X: torch.Tensor, batch_size: int = 128) -> Callable[[], torch.Tensor]:
+    """A call that predicts the logits of all of X (batch by batch, adaptive solves, no gradients)."""
+    parts = batches(X, batch_size)
+
+    def predict() -> torch.Tensor:
+        with torch.no_grad():
+            return torch.cat([model.head(model.solve(xb).ys[-1]) for xb in parts])
+
+    return predict
 
 
 def train_interleaved(trainers: dict[str, Trainer], steps: int, progress=None) -> None:
     """Train every arm `steps` steps, one step of each in turn, so load on the machine hits all alike."""
-    iterator = range(steps) if progress is None else progress(range(steps))
-    for _ in iterator:
+    for _ in range(steps) if progress is None else progress(range(steps)):
         for trainer in trainers.values():
             trainer.step()
 
 
+@dataclass(frozen=True)
+class Settings:
+    """One seed of the comparison: training steps of every arm, minibatch size, field width, learning
+    rate, and interleaved rounds of the prediction timing."""
+
+    train_steps: int
+    batch_size: int = 64
+    hidden: int = 64
+    lr: float = 1e-2
+    timing_rounds: int = 15
+
+
 @dataclass
 class ArmResult:
-    """One trained arm of one seed: test accuracy and NFE, prediction and training time, NFE per step."""
+    """One trained arm of one seed: test evaluation, training time, NFE per training step, and the
+    per-round prediction speed-ups over the baseline (empty for the baseline itself)."""
 
-    accuracy: float
-    nfe: float
-    predict: float
-    train: float
+    evaluation: Evaluation
+    train_time: float
     train_nfe: list[int]
+    speedups: list[float]
 
 
-def compare_arms(ctx, arms: dict[str, Regulariser], seed: int, steps: int, hidden: int = 64, lr: float = 1e-2,
-                 batch_size: int = 128) -> dict[str, ArmResult]:
-    """Train each arm from the same initial weights and batches (interleaved), then evaluate them all."""
-    data = digits_tensors(seed, device=ctx.device, dtype=torch.float32)
-    trainers = {name: Trainer(build_classifier(hidden, seed, ctx.device), data, reg, steps=steps,
-                              batch_size=batch_size, lr=lr, seed=seed) for name, reg in arms.items()}
-    with single_threaded():
-        train_interleaved(trainers, steps, lambda it: ctx.progress(it, total=steps, desc=f"seed {seed}"))
-        times = prediction_times({n: t.model for n, t in trainers.items()}, data.X_test, batch_size)
-        evals = {n: evaluate(t.model, data.X_test, data.y_test, batch_size) for n, t in trainers.items()}
-    return {n: ArmResult(evals[n].accuracy, evals[n].mean_nfe, times[n], t.train_time, list(t.nfe))
-            for n, t in trainers.items()}
+def compare_arms(
+    ctx,
+    arms: dict[str, Regulariser],
+    settings: Settings,
+    baseline: str = "vanilla",
+) -> dict[str, ArmResult]:
+    """Train each arm from the same initial weights and batches (interleaved), evaluate them all, and time
+    the prediction of the test set against the baseline's (interleaved rounds, seconds baseline / arm)."""
+    from papers.common.timing import interleaved_ratios
+
+    data = digits_tensors(ctx.seed, device=ctx.device, dtype=DTYPE)
+    trainers = {
+        name: Trainer(
+            build_classifier(settings.hidden, ctx.seed, ctx.device),
+            data,
+            reg,
+            steps=settings.train_steps,
+            batch_size=settings.batch_size,
+            lr=settings.lr,
+            seed=ctx.seed,
+            synchronize=ctx.synchronize,
+        )
+        for name, reg in arms.items()
+    }
+    train_interleaved(
+        trainers,
+        settings.train_steps,
+        lambda it: ctx.progress(it, total=settings.train_steps, desc=f"seed {ctx.seed_index}"),
+    )
+    predict = {n: predictor(t.model, data.X_test, settings.batch_size) for n, t in trainers.items()}
+    return {
+        n: ArmResult(
+            evaluate(t.model, data.X_test, data.y_test, settings.batch_size),
+            t.train_time,
+            list(t.nfe),
+            []
+            if n == baseline
+            else interleaved_ratios(
+                predict[baseline], predict[n], rounds=settings.timing_rounds, synchronize=ctx.synchronize
+            ),
+        )
+        for n, t in trainers.items()
+    }
 
 
-def comparison_metrics(runs: list[dict[str, ArmResult]], baseline: str = "vanilla") -> dict:
-    """Per arm, means over the seeds that ran it: accuracy, test NFE, times; and against the baseline
-    on the same seeds: NFE ratio, prediction speed-up, accuracy drop (points), training-time ratio."""
+def comparison_metrics(results: dict[str, ArmResult], baseline: str = "vanilla") -> dict:
+    """One seed's metrics: per arm accuracy, test NFE and training time; against the baseline, the NFE
+    ratio, the accuracy drop (points), the training-time ratio and the per-round prediction speed-ups;
+    the baseline's mean accepted steps per test solve."""
     from papers.harness import Metric
 
-    metrics = {}
-    for arm in dict.fromkeys(a for r in runs for a in r):
-        seen = [r for r in runs if arm in r]
-
-        def mean(key, name=arm):
-            return sum(getattr(r[name], key) for r in seen) / len(seen)
-
-        metrics[f"{arm}_accuracy"] = Metric(mean("accuracy"), "fraction", lower_is_better=False)
-        metrics[f"{arm}_test_nfe"] = Metric(mean("nfe"), "evaluations")
-        metrics[f"{arm}_predict_ms"] = Metric(1e3 * mean("predict"), "ms/batch", volatile=True)
-        metrics[f"{arm}_train_s"] = Metric(mean("train"), "s", volatile=True)
+    base = results[baseline]
+    metrics = {
+        f"{baseline}_error_pts": Metric(100 * (1 - base.evaluation.accuracy), "points"),
+        f"{baseline}_test_steps": Metric(base.evaluation.mean_steps, "steps"),
+    }
+    for arm, r in results.items():
+        metrics[f"{arm}_accuracy"] = Metric(r.evaluation.accuracy, "fraction", lower_is_better=False)
+        metrics[f"{arm}_test_nfe"] = Metric(r.evaluation.mean_nfe, "evaluations")
+        metrics[f"{arm}_train_s"] = Metric(r.train_time, "s", volatile=True)
         if arm == baseline:
-            metrics[f"{arm}_error_pts"] = Metric(100 * (1 - mean("accuracy")), "points")
             continue
-        metrics[f"{arm}_nfe_ratio"] = Metric(mean("nfe") / mean("nfe", baseline), "x")
-        metrics[f"{arm}_speedup"] = Metric(mean("predict", baseline) / mean("predict"), "x",
-                                           lower_is_better=False, volatile=True)
-        metrics[f"{arm}_accuracy_drop_pts"] = Metric(100 * (mean("accuracy", baseline) - mean("accuracy")), "points")
-        metrics[f"{arm}_train_time_ratio"] = Metric(mean("train") / mean("train", baseline), "x", volatile=True)
+        metrics[f"{arm}_nfe_ratio"] = Metric(r.evaluation.mean_nfe / base.evaluation.mean_nfe, "x")
+        metrics[f"{arm}_accuracy_drop_pts"] = Metric(
+            100 * (base.evaluation.accuracy - r.evaluation.accuracy), "points"
+        )
+        metrics[f"{arm}_train_time_ratio"] = Metric(r.train_time / base.train_time, "x", volatile=True)
+        metrics[f"{arm}_speedup"] = Metric(samples=r.speedups, unit="x", lower_is_better=False, volatile=True)
     return metrics
 
 
-def plot_comparison(ctx, run: dict[str, ArmResult], name: str = "nfe_and_times") -> None:
-    """Left: NFE per training solve along training (moving mean); right: prediction and training time."""
-    import matplotlib
-
-    matplotlib.use("Agg")
+def plot_comparison(ctx, results: dict[str, ArmResult], name: str = "nfe_and_times") -> None:
+    """Left: NFE per training solve along training (moving mean); right: test NFE and prediction speed-up."""
     import matplotlib.pyplot as plt
     import numpy as np
 
-    arms = list(run)
+    arms = list(results)
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
     for arm in arms:
-        nfe = np.asarray(run[arm].train_nfe, dtype=float)
+        nfe = np.asarray(results[arm].train_nfe, dtype=float)
         window = max(1, len(nfe) // 20)
         left.plot(np.convolve(nfe, np.ones(window) / window, mode="valid"), label=arm)
-    left.set(xlabel="training step", ylabel="NFE per training solve (moving mean)", title="Solver cost during training")
+    left.set(
+        xlabel="training step",
+        ylabel="NFE per training solve (moving mean)",
+        title="Solver cost during training",
+    )
     left.legend()
     x = np.arange(len(arms))
-    right.bar(x - 0.2, [run[a].predict * 1e3 for a in arms], 0.4, label="prediction ms / batch")
+    nfe_bars = right.bar(
+        x - 0.2, [results[a].evaluation.mean_nfe for a in arms], 0.4, label="test NFE per batch"
+    )
     twin = right.twinx()
-    twin.bar(x + 0.2, [run[a].train for a in arms], 0.4, color="tab:orange", label="training s")
+    speedups = [float(np.median(results[a].speedups)) if results[a].speedups else 1.0 for a in arms]
+    speed_bars = twin.bar(
+        x + 0.2, speedups, 0.4, color="tab:orange", label="prediction speed-up (median round)"
+    )
     right.set_xticks(x, arms, rotation=30)
-    right.set(ylabel="prediction time per test batch (ms)", title="Prediction and training time")
-    twin.set_ylabel("total training time (s)")
-    right.legend(loc="upper left")
-    twin.legend(loc="upper right")
+    right.set(ylabel="NFE per test batch", title="Test cost and prediction speed-up")
+    right.set_ylim(0, 1.3 * max(r.evaluation.mean_nfe for r in results.values()))
+    twin.set_ylim(0, 1.3 * max(speedups))
+    twin.set_ylabel("speed-up over vanilla (x)")
+    right.legend(handles=[nfe_bars, speed_bars], loc="upper center", ncol=2, fontsize="small")
+    fig.tight_layout()
     ctx.save_figure(fig, name)

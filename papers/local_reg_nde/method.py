@@ -7,9 +7,10 @@ differentiated by any adjoint: backpropagation through the solver (discrete) or 
 continuous adjoint (torchdiffeq's odeint_adjoint).
 
 Sampling: unbiased, t_s ~ U[0, 1] (the solve stops at t_s and the step the solver takes
-next is used: the controller's proposal, clipped at the end time 1); biased, t_s one of the accepted step times, chosen uniformly, with
-that step's size.
+next is used: the controller's proposal, clipped at the end time 1); biased, t_s one of the
+accepted step times, chosen uniformly, with that step's size.
 """
+
 from __future__ import annotations
 
 import torch
@@ -20,8 +21,9 @@ from papers.common.dp5 import VectorField, dp5_step
 from papers.common.node_digits import ATOL, RTOL, Forward, ODEClassifier, Regulariser
 
 
-def local_regulariser(f: VectorField, t_s: float, z_s: torch.Tensor, h_s: float, rtol: float = RTOL,
-                      atol: float = ATOL) -> torch.Tensor:
+def local_regulariser(
+    f: VectorField, t_s: float, z_s: torch.Tensor, h_s: float, rtol: float = RTOL, atol: float = ATOL
+) -> torch.Tensor:
     """E_s * |h_s| for one DP5 step of size h_s from (t_s, z_s); differentiable in z_s and f's parameters."""
     step = dp5_step(f, t_s, z_s, h_s)
     return step.error_norm(z_s, rtol, atol) * abs(h_s)
@@ -83,8 +85,15 @@ def local_unbiased_continuous_adjoint(weight: float) -> Regulariser:
         t_s = _uniform(gen)
         field = CountingField(model)
         ts = torch.tensor([0.0, t_s, 1.0], dtype=x.dtype, device=x.device)
-        zs = torchdiffeq.odeint_adjoint(field, x, ts, method="dopri5", rtol=RTOL, atol=ATOL,
-                                        adjoint_params=tuple(model.field_parameters()))
+        zs = torchdiffeq.odeint_adjoint(
+            field,
+            x,
+            ts,
+            method="dopri5",
+            rtol=RTOL,
+            atol=ATOL,
+            adjoint_params=tuple(model.field_parameters()),
+        )
         with torch.no_grad():
             controller = model.solve(x, ts=(0.0, t_s))
         penalty = local_regulariser(model.field, t_s, zs[1], _next_step(controller.next_h[0], t_s))

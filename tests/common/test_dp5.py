@@ -8,7 +8,6 @@ from scipy.integrate import solve_ivp
 from papers.common.dp5 import dp5_solve, dp5_step, rms
 
 
-
 @pytest.fixture(autouse=True)
 def _float64_default():
     """float64 tensors in these tests only: a module-level switch would leak into other test files."""
@@ -20,13 +19,17 @@ def _float64_default():
 
 def _stability_r(z):
     """Stability function of the 5th-order Dormand-Prince solution (Hairer & Wanner IV.2)."""
-    return sum(z ** k / math.factorial(k) for k in range(6)) + z ** 6 / 600
+    return sum(z**k / math.factorial(k) for k in range(6)) + z**6 / 600
 
 
 def _stability_r_hat(z):
     """Stability function of the embedded 4th-order solution (with the FSAL stage)."""
-    return (sum(z ** k / math.factorial(k) for k in range(5)) + 1097 * z ** 5 / 120000
-            + 161 * z ** 6 / 120000 + z ** 7 / 24000)
+    return (
+        sum(z**k / math.factorial(k) for k in range(5))
+        + 1097 * z**5 / 120000
+        + 161 * z**6 / 120000
+        + z**7 / 24000
+    )
 
 
 @pytest.mark.parametrize("lam", [-1.0, -50.0])
@@ -79,7 +82,9 @@ def test_error_norm_is_scaled_rms():
 
 def test_output_times_are_hit_and_accurate():
     ts = [0.0, 0.3, 1.1, 2.0]
-    sol = dp5_solve(lambda t, y: -y + torch.sin(torch.tensor(t)), torch.tensor([2.0]), ts, rtol=1e-8, atol=1e-10)
+    sol = dp5_solve(
+        lambda t, y: -y + torch.sin(torch.tensor(t)), torch.tensor([2.0]), ts, rtol=1e-8, atol=1e-10
+    )
     exact = [(2.5 * math.exp(-t) + 0.5 * (math.sin(t) - math.cos(t))) for t in ts]
     np.testing.assert_allclose(sol.ys[:, 0].numpy(), exact, rtol=1e-7)
     assert len(sol.next_h) == len(ts) - 1 and all(h > 0 for h in sol.next_h)
@@ -112,7 +117,7 @@ def _replay(fld, y0, steps, scales):
 
 
 def test_backprop_through_solver_is_the_exact_derivative_of_the_discretisation():
-    field_of = lambda theta: (lambda t, y: -theta * y + torch.sin(y) * theta ** 2)
+    field_of = lambda theta: lambda t, y: -theta * y + torch.sin(y) * theta**2
     y0 = torch.tensor([1.0, -0.5])
     theta = torch.tensor(0.9, requires_grad=True)
     sol = dp5_solve(field_of(theta), y0, [0.0, 1.5], rtol=1e-4, atol=1e-7)

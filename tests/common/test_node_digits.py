@@ -1,65 +1,110 @@
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 import torch
 import torchdiffeq
 
 from papers.common.mlp_digits import digits_tensors
-from papers.common.node_digits import (ODEClassifier, Trainer, build_classifier, evaluate, prediction_times,
-                                       train_interleaved, unregularised)
-from papers.common.threads import single_threaded
+from papers.common.node_digits import (
+    DTYPE,
+    ArmResult,
+    Evaluation,
+    ODEClassifier,
+    Settings,
+    Trainer,
+    build_classifier,
+    compare_arms,
+    comparison_metrics,
+    evaluate,
+    predictor,
+    train_interleaved,
+    unregularised,
+)
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    with single_threaded():
-        yield
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py: threads = 1, as the harness runs it
 
 
 def _small_data():
-    d = digits_tensors(0, dtype=torch.float32)
+    d = digits_tensors(0, dtype=DTYPE)
     return type(d)(d.X_train[:256], d.y_train[:256], d.X_test[:64], d.y_test[:64])
 
 
 def test_field_is_the_documented_mlp():
-    m = build_classifier(hidden=8, seed=1, dtype=torch.float64)
-    z = torch.randn(3, 64, dtype=torch.float64)
-    tz = torch.cat([z, torch.full((3, 1), 0.25, dtype=torch.float64)], dim=1)
+    m = build_classifier(hidden=8, seed=1)
+    z = torch.randn(3, 64, dtype=DTYPE)
+    tz = torch.cat([z, torch.full((3, 1), 0.25, dtype=DTYPE)], dim=1)
     expected = torch.tanh(tz @ m.inner.weight.T + m.inner.bias) @ m.outer.weight.T + m.outer.bias
     assert torch.allclose(m.field(0.25, z), expected, atol=1e-14)
-    assert torch.allclose(m.field(torch.tensor(0.25, dtype=torch.float64), z), expected, atol=1e-14)
+    assert torch.allclose(m.field(torch.tensor(0.25, dtype=DTYPE), z), expected, atol=1e-14)
 
 
 def test_solve_agrees_with_torchdiffeq_dopri5():
-    m = build_classifier(hidden=16, seed=2, dtype=torch.float64)
-    x = _small_data().X_train[:5].double()
+    m = build_classifier(hidden=16, seed=2)
+    x = _small_data().X_train[:5]
     with torch.no_grad():
-        ours = m.solve(x, rtol=1e-8, atol=1e-8).ys[-1]
-        ref = torchdiffeq.odeint(m.field, x, torch.tensor([0.0, 1.0], dtype=torch.float64),
-                                 method="dopri5", rtol=1e-8, atol=1e-8)[-1]
-    assert torch.allclose(ours, ref, atol=1e-6)
+        ours = m.solve(x).ys[-1]
+        ref = torchdiffeq.odeint(
+            m.field, x, torch.tensor([0.0, 1.0], dtype=DTYPE), method="dopri5", rtol=1e-11, atol=1e-11
+        )[-1]
+    assert torch.allclose(ours, ref, rtol=0, atol=1e-7)
 
 
 def test_training_is_deterministic_and_lowers_the_loss():
     data = _small_data()
     runs = []
     for _ in range(2):
-        tr = Trainer(build_classifier(16, seed=3), data, unregularised, steps=30, batch_size=64, lr=1e-2, seed=3)
-        train_interleaved({"a": tr}, 30)
+        tr = Trainer(
+            build_classifier(16, seed=3), data, unregularised, steps=12, batch_size=32, lr=1e-2, seed=3
+        )
+        train_interleaved({"a": tr}, 12)
         runs.append(tr)
     assert runs[0].losses == runs[1].losses and runs[0].nfe == runs[1].nfe
-    assert np.mean(runs[0].losses[-5:]) < 0.5 * np.mean(runs[0].losses[:5])
+    assert np.mean(runs[0].losses[-3:]) < 0.5 * np.mean(runs[0].losses[:3])
     assert runs[0].train_time > 0
 
 
-def test_evaluate_counts_correct_predictions_and_nfe():
+def test_evaluate_and_predictor_agree_with_per_batch_solves():
     data = _small_data()
     m = build_classifier(16, seed=4)
-    ev = evaluate(m, data.X_test, data.y_test, batch_size=32)
+    ev = evaluate(m, data.X_test, data.y_test, batch_size=40)
     with torch.no_grad():
-        sols = [m.solve(data.X_test[i:i + 32]) for i in (0, 32)]
-        pred = torch.cat([m.head(s.ys[-1]).argmax(1) for s in sols])
-    assert ev.accuracy == (pred == data.y_test).float().mean().item()
+        sols = [m.solve(data.X_test[:40]), m.solve(data.X_test[40:])]
+        logits = torch.cat([m.head(s.ys[-1]) for s in sols])
+    assert ev.accuracy == (logits.argmax(1) == data.y_test).double().mean().item()
     assert ev.mean_nfe == np.mean([s.nfe for s in sols])
-    times = prediction_times({"m": m, "n": build_classifier(16, seed=5)}, data.X_test, 32, repeats=2)
-    assert set(times) == {"m", "n"} and all(t > 0 for t in times.values())
+    assert ev.mean_steps == np.mean([len(s.steps) for s in sols])
+    assert all(s.nfe == 2 + 6 * (len(s.steps) + s.n_rejected) for s in sols)
+    assert torch.equal(predictor(m, data.X_test, 40)(), logits)
     assert isinstance(m, ODEClassifier)
+
+
+def test_comparison_metrics_are_ratios_to_the_baseline():
+    results = {
+        "vanilla": ArmResult(Evaluation(0.90, 100.0, 16.5), 4.0, [100], []),
+        "reg": ArmResult(Evaluation(0.88, 40.0, 6.3), 1.0, [40], [2.0, 3.0]),
+    }
+    m = comparison_metrics(results)
+    assert m["reg_nfe_ratio"].value == pytest.approx(0.4)
+    assert m["reg_accuracy_drop_pts"].value == pytest.approx(2.0)
+    assert m["reg_train_time_ratio"].value == pytest.approx(0.25)
+    assert m["reg_speedup"].samples == (2.0, 3.0) and m["reg_speedup"].value == pytest.approx(2.5)
+    assert m["vanilla_test_steps"].value == 16.5 and m["vanilla_error_pts"].value == pytest.approx(10.0)
+    assert "vanilla_nfe_ratio" not in m
+
+
+def test_arms_start_alike_and_see_the_same_batches(monkeypatch):
+    import papers.common.node_digits as nd
+
+    monkeypatch.setattr(nd, "digits_tensors", lambda seed, device, dtype: _small_data())
+    ctx = SimpleNamespace(
+        seed=5, seed_index=0, device="cpu", synchronize=lambda: None, progress=lambda it, **kwargs: it
+    )
+    out = compare_arms(
+        ctx,
+        {"vanilla": unregularised, "twin": unregularised},
+        Settings(train_steps=2, batch_size=32, hidden=8, timing_rounds=2),
+    )
+    assert out["vanilla"].train_nfe == out["twin"].train_nfe
+    assert out["vanilla"].evaluation == out["twin"].evaluation
+    assert out["vanilla"].speedups == [] and len(out["twin"].speedups) == 2
