@@ -156,6 +156,7 @@ def run_paper(
     n = info.tiers[tier].seeds
     seeds = [derived_seed(slug, seed, i) for i in range(n)]
     started = datetime.now(timezone.utc)
+    code = git_state()  # read before the run: an edit made while it runs is not its code
     t0 = time.perf_counter()
     staging = tempfile.mkdtemp(dir=folder, prefix=".staging-")
     try:
@@ -170,7 +171,9 @@ def run_paper(
                 )
         else:
             outcomes = [run_seed(slug, tier, device, s, i, n, staging, jobs) for i, s in enumerate(seeds)]
-        record = build_record(slug, tier, device, seed, seeds, started, time.perf_counter() - t0, outcomes)
+        record = build_record(
+            slug, tier, device, seed, seeds, started, time.perf_counter() - t0, outcomes, code
+        )
         save_record(record, results_dir, staging)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -202,8 +205,10 @@ def build_record(
     started: datetime,
     wall: float,
     outcomes: list[SeedOutcome],
+    code: tuple[str | None, bool | None] | None = None,
 ) -> Record:
-    """A run's record from its seeds' outcomes: provenance, metrics over seeds, every claim judged."""
+    """A run's record from its seeds' outcomes: provenance (`code`: the git commit and dirty flag
+    read when the run started; read now when not given), metrics over seeds, every claim judged."""
     info = registry.info(slug)
     failed = [o for o in outcomes if o.status != "ok"]
     status = failed[0].status if failed else "ok"
@@ -246,7 +251,7 @@ def build_record(
                     detail=status,
                 )
             )
-    commit, dirty = git_state()
+    commit, dirty = code if code is not None else git_state()
     figures = sorted(outcomes[0].figures) if outcomes and status == "ok" else []
     return Record(
         paper=slug,

@@ -124,3 +124,10 @@ def test_registry_finds_the_fake_papers(fake_papers):
 
     assert registry.slugs() == sorted(["good", "raises", "nan", "slow", "interrupted"])
     assert [k.name for k in kernels_of(registry.kernels_module("good"))] == ["summing"]
+
+
+def test_git_state_is_read_when_the_run_starts(fake_papers, tmp_path, monkeypatch):
+    states = iter([("start-commit", False), ("later-commit", True)])
+    monkeypatch.setattr(runner, "git_state", lambda: next(states))
+    record = runner.run_paper("good", "quick", "cpu", 0, tmp_path)
+    assert (record.git_commit, record.git_dirty) == ("start-commit", False)
