@@ -14,17 +14,21 @@ def test_measures_a_sleep():
     assert 0.0019 < t < 0.05
 
 
-def test_interleaved_ratios_alternate_and_measure_both_sides():
-    from papers.common.timing import interleaved_ratios
+def test_interleaved_ratios_alternate_and_measure_both_sides(monkeypatch):
+    """On a fake clock that each call advances (a by 2 ms, b by 1 ms): no dependence on load."""
+    from papers.common import timing
 
-    order = []
-    ratios = interleaved_ratios(
-        lambda: (order.append("a"), time.sleep(0.004)),
-        lambda: (order.append("b"), time.sleep(0.002)),
-        rounds=4,
-    )
-    assert len(ratios) == 4 and all(1.3 < r < 3.5 for r in ratios)
-    assert "abab" in "".join(k for i, k in enumerate(order) if i == 0 or order[i - 1] != k)
+    clock, order = [0.0], []
+
+    def tick(name, seconds):
+        order.append(name)
+        clock[0] += seconds
+
+    monkeypatch.setattr(timing.time, "perf_counter", lambda: clock[0])
+    ratios = timing.interleaved_ratios(lambda: tick("a", 2e-3), lambda: tick("b", 1e-3), rounds=4)
+    assert ratios == [2.0] * 4
+    runs = "".join(k for i, k in enumerate(order) if i == 0 or order[i - 1] != k)
+    assert runs.endswith("abababab")
 
 
 def test_jax_results_are_waited_for():
