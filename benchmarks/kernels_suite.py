@@ -28,7 +28,7 @@ def _gpu_available() -> bool:
 def _time_benchmark(slug: str, k):
     state = {}
 
-    def setup(self, *args):
+    def setup(*args):  # asv calls a benchmark's own setup with the parameters only
         from papers.harness.policy import limit_threads
 
         *params, device = args
@@ -38,7 +38,7 @@ def _time_benchmark(slug: str, k):
         stack.enter_context(limit_threads(registry.info(slug).threads))
         state["stack"], state["call"] = stack, k.prepare(*params, device=device)
 
-    def teardown(self, *args):
+    def teardown(*args):
         if "stack" in state:
             state.pop("stack").close()
 

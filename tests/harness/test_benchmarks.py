@@ -43,12 +43,12 @@ def test_quick_runs_cache_feeds_every_track(suites):
 def test_kernel_setup_times_a_synchronised_call_and_skips_a_missing_gpu(suites, monkeypatch):
     _, kernels_suite = suites
     bench = kernels_suite.Kernels_good()
-    kernels_suite.Kernels_good.time_summing.setup(bench, 10, "cpu")
+    kernels_suite.Kernels_good.time_summing.setup(10, "cpu")
     kernels_suite.Kernels_good.time_summing(bench, 10, "cpu")
-    kernels_suite.Kernels_good.time_summing.teardown(bench, 10, "cpu")
+    kernels_suite.Kernels_good.time_summing.teardown(10, "cpu")
     monkeypatch.setattr(kernels_suite, "_gpu_available", lambda: False)
     with pytest.raises(NotImplementedError):
-        kernels_suite.Kernels_good.time_summing.setup(bench, 10, "cuda")
+        kernels_suite.Kernels_good.time_summing.setup(10, "cuda")
 
 
 def test_synchronized_blocks_on_jax_results():
