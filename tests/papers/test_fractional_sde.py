@@ -11,14 +11,8 @@ from scipy.special import gamma as gamma_fn
 
 from papers.fractional_sde import inference, method
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """The path simulations are sequences of small operations, where torch's extra threads only contend."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+# The harness's thread limit (tests/conftest.py), as `threads = 1` applies it around run().
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _quad_inf(f, upper):

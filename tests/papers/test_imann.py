@@ -12,13 +12,8 @@ from papers.imann.models import DECAY, LOGISTIC  # noqa: E402
 X = np.linspace(0.0, 1.0, 101)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """The fits are sequences of tiny operations, where torch's extra threads only contend."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+# The harness's thread limit (tests/conftest.py), as `threads = 1` applies it around run().
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def decay_exact(x):

@@ -11,13 +11,8 @@ from papers.lml_diffusion.scores import EpsNet, GaussianMixture, random_mixture,
 SCHEDULE = linear_schedule()
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Small tensors: torch's intra-op threads only contend on a shared machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+# The harness's thread limit (tests/conftest.py), as `threads = 1` applies it around run().
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _randn(*shape, seed=0):

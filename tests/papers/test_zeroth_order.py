@@ -22,13 +22,8 @@ from papers.zeroth_order.method import (
 SIZES = (6, 5, 3)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny tensors: torch's intra-op threads only contend (50x slower on a shared machine)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+# The harness's thread limit (tests/conftest.py), as `threads = 1` applies it around run().
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _quadratic(d, seed=0):
