@@ -24,6 +24,7 @@ class Settings:
     spike_mul: float
     spike_lr: float
     clip_norm: float
+    eval_every: int              # spike test: test accuracy every this many steps (and after the last)
     temperatures: tuple[float, ...]  # empty: no temperature sweep
     temp_train_steps: int
     temp_lr: float
@@ -32,7 +33,7 @@ class Settings:
 
 
 _COMMON = dict(sweep_train_steps=100, sweep_lr=0.01, r_points=41, spike_steps=200, spike_at=50,
-               spike_mul=10_000.0, spike_lr=0.015, clip_norm=1.0, temp_train_steps=120, temp_lr=0.01,
+               spike_mul=10_000.0, spike_lr=0.015, clip_norm=1.0, eval_every=5, temp_train_steps=120, temp_lr=0.01,
                temp_batch=256, onset_ratio=2.0)
 SETTINGS = {
     "quick": Settings(sweep_archs=("linear", "mlp"), random_dirs=4, spike_archs=(), temperatures=(),
@@ -64,7 +65,8 @@ def accuracy(model, X, y, params=None) -> float:
     from torch.func import functional_call
 
     with torch.no_grad():
-        z = model(X) if params is None else functional_call(model, (params, dict(model.named_buffers())), (X,))
+        buffers = dict(model.named_buffers())
+        z = model(X) if params is None else functional_call(model, (params, buffers), (X,))
         return float((z.argmax(dim=1) == y).float().mean())
 
 
@@ -131,7 +133,8 @@ def run_sweeps(s: Settings, seed: int, data, device: str, progress):
         train_full_batch(model, X, y, s.sweep_train_steps, s.sweep_lr)
         model.eval()
         acc0 = accuracy(model, X, y)
-        directions = [descent_direction(model, X, y)] + [random_direction(model, gen) for _ in range(s.random_dirs)]
+        directions = [descent_direction(model, X, y)]
+        directions += [random_direction(model, gen) for _ in range(s.random_dirs)]
         retained[name] = np.array([r_sweep(model, X, y, v, r_grid)[1] / acc0 for v in directions])
         models[name] = model
     return r_grid, retained, models
@@ -140,7 +143,8 @@ def run_sweeps(s: Settings, seed: int, data, device: str, progress):
 def spike_run(name: str, mode: str, seed: int, data, s: Settings, device: str):
     """Full-batch Adam with a one-step learning-rate spike: mode plain, clip or ctrl (RadiusController).
 
-    Returns the test accuracy after every step and, for ctrl, tau / rho_a of every controlled step.
+    Returns the test accuracy every `eval_every` steps and after the last one and, for ctrl, tau / rho_a
+    of every controlled step.
     """
     import torch
     from torch.nn import functional as F
@@ -166,8 +170,9 @@ def spike_run(name: str, mode: str, seed: int, data, s: Settings, device: str):
             ratios.append(info["tau"] / info["rho_a"])
         else:
             opt.step()
-        model.eval()
-        test_acc.append(accuracy(model, X_test, y_test))
+        if (step + 1) % s.eval_every == 0 or step + 1 == s.spike_steps:
+            model.eval()
+            test_acc.append(accuracy(model, X_test, y_test))
     return np.array(test_acc), ratios
 
 
@@ -185,11 +190,12 @@ def loss_ratio_onset(model, X, y, temperature: float, r_grid: np.ndarray, onset_
     _, a = directional_logit_derivatives(model, X, v)
     rho = math.pi * temperature / float(spread(a).max())
     base = {n: p.detach() for n, p in model.named_parameters()}
+    def loss(r):
+        params = {n: base[n] + float(r * rho) * v[n] for n in base}
+        return float(F.cross_entropy(functional_call(model, params, (X,)) / temperature, y))
+
     with torch.no_grad():
-        loss0 = float(F.cross_entropy(model(X) / temperature, y))
-        ratios = np.array([float(F.cross_entropy(
-            functional_call(model, {n: base[n] + float(r * rho) * v[n] for n in base}, (X,)) / temperature, y))
-            for r in r_grid]) / loss0
+        ratios = np.array([loss(r) for r in r_grid]) / loss(0.0)
     hit = np.nonzero(ratios >= onset_ratio)[0]
     return rho, ratios, float(r_grid[hit[0]] if hit.size else r_grid[-1])
 
@@ -228,7 +234,8 @@ def binary_radius_error(rng, samples: int = 10) -> float:
 
     mpmath.mp.dps = 30
     worst = 0.0
-    for delta, Delta in zip(rng.uniform(-6, 6, samples), rng.uniform(0.2, 5, samples) * rng.choice([-1, 1], samples)):
+    slopes = rng.uniform(0.2, 5, samples) * rng.choice([-1, 1], samples)
+    for delta, Delta in zip(rng.uniform(-6, 6, samples), slopes):
         scale = (abs(delta) + 4) / abs(Delta)
         roots = []
 
@@ -304,7 +311,7 @@ def taylor_radius_ratio(model, X, y, terms: int = 120) -> float:
 
 
 def run(ctx) -> dict:
-    """One seed: r sweep (retained accuracy), checks; at full also the spike test and the temperature sweep."""
+    """One seed: r sweep (retained accuracy) and checks; at full also the spike test and temperature sweep."""
     s = SETTINGS[ctx.tier]
     data = digits(ctx.seed, ctx.device)
     r_grid, retained, models = run_sweeps(s, ctx.seed, data, ctx.device, ctx.progress)
@@ -312,7 +319,8 @@ def run(ctx) -> dict:
     metrics = {
         "min_retained_acc_below_1": Metric(float(min(v[:, below].min() for v in retained.values())), "ratio",
                                            lower_is_better=False),
-        "min_retained_acc_above_1": Metric(float(min(v[:, ~below].min() for v in retained.values())), "ratio"),
+        "min_retained_acc_above_1": Metric(float(min(v[:, ~below].min() for v in retained.values())),
+                                           "ratio"),
         "binary_radius_rel_error": Metric(binary_radius_error(ctx.rng(1)), "rel"),
         "jvp_fd_rel_error": Metric(jvp_error(ctx.seed), "rel"),
         "taylor_radius_over_rho_a": Metric(taylor_radius_ratio(models["linear"], data[0][:8], data[1][:8]),
@@ -335,10 +343,9 @@ def run(ctx) -> dict:
     temps = None
     if s.temperatures:
         temp_grid, temps = temperature_sweep(s, ctx.seed, data, ctx.device, ctx.rng(2), ctx.progress)
-        metrics["onset_spread_raw"] = Metric(float(np.std([math.log10(t["onset_tau"]) for t in temps.values()],
-                                                          ddof=1)), "log10 std")
-        metrics["onset_spread_normalised"] = Metric(float(np.std([math.log10(t["onset_r"]) for t in temps.values()],
-                                                                 ddof=1)), "log10 std")
+        for key, onset in (("raw", "onset_tau"), ("normalised", "onset_r")):
+            logs = [math.log10(t[onset]) for t in temps.values()]
+            metrics[f"onset_spread_{key}"] = Metric(float(np.std(logs, ddof=1)), "log10 std")
     if ctx.seed_index == 0:
         figures(ctx, s, r_grid, retained, spikes, temps and (temp_grid, temps))
     return metrics
@@ -371,7 +378,8 @@ def figures(ctx, s: Settings, r_grid, retained, spikes, temps) -> None:
         fig, axes = plt.subplots(1, len(archs), figsize=(4 * len(archs), 3.2), squeeze=False, sharey=True)
         for ax, name in zip(axes[0], archs):
             for mode, color in (("plain", "tab:red"), ("clip", "tab:cyan"), ("ctrl", "tab:orange")):
-                ax.plot(100 * spikes[name, mode], color=color, label=mode)
+                steps = np.minimum(np.arange(1, len(spikes[name, mode]) + 1) * s.eval_every, s.spike_steps)
+                ax.plot(steps, 100 * spikes[name, mode], color=color, label=mode)
             ax.axvline(s.spike_at, color="gray", ls="--", lw=1)
             ax.set_title(f"{NAMES[name]}: {s.spike_mul:,.0f}x spike")
             ax.set_xlabel("step")

@@ -44,9 +44,9 @@ class CNN(nn.Module):
 
 
 class Transformer(nn.Module):
-    """One pre-LayerNorm block over 8 row tokens (8 pixels each) and a class token; 4 heads, d = 32."""
+    """One pre-LayerNorm block over 8 row tokens (8 pixels each) and a class token; 2 heads, d = 16."""
 
-    def __init__(self, d: int = 32, heads: int = 4):
+    def __init__(self, d: int = 16, heads: int = 2):
         super().__init__()
         self.heads = heads
         self.embed = nn.Linear(8, d)
@@ -78,7 +78,7 @@ BUILDERS = {
     "mlp": lambda: MLP(),
     "cnn": lambda: CNN(),
     "mlp_ln": lambda: MLP(width=64, depth=3, layer_norm=True, gelu=True),
-    "cnn_bn": lambda: CNN(channels=32, batch_norm=True),
+    "cnn_bn": lambda: CNN(channels=8, batch_norm=True),
     "transformer": lambda: Transformer(),
 }
 NAMES = {"linear": "Linear", "mlp": "MLP", "cnn": "CNN", "mlp_ln": "MLP+LN", "cnn_bn": "CNN+BN",

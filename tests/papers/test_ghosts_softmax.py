@@ -43,7 +43,8 @@ def guarded(f):
 def test_binary_radius_is_the_nearest_zero_of_the_partition_function(delta, Delta):
     mpmath.mp.dps = 30
     F = guarded(lambda t: 1 + mpmath.exp(delta + Delta * t))
-    assert binary_radius(delta, Delta) == pytest.approx(nearest_zero(F, (abs(delta) + 4) / abs(Delta)), rel=1e-12)
+    zero = nearest_zero(F, (abs(delta) + 4) / abs(Delta))
+    assert binary_radius(delta, Delta) == pytest.approx(zero, rel=1e-12)
 
 
 def taylor_coefficients(f, n):
