@@ -369,7 +369,7 @@ def figures(ctx, s: Settings, r_grid, retained, spikes, temps) -> None:
         ax.set_xlabel(r"$r = \tau / \rho_a$")
     axes[0, 0].set_ylabel("retained accuracy")
     axes[0, 0].legend(fontsize=8)
-    fig.suptitle("Accuracy after one step of length r rho_a (blue: random directions)")
+    fig.suptitle(r"Accuracy after one step of length $r\,\rho_a$ (blue: random directions)")
     fig.tight_layout()
     ctx.save_figure(fig, "r_sweep")
     plt.close(fig)
