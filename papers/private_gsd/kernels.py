@@ -1,13 +1,19 @@
-"""private_gsd: the paper's core operations, timed by asv (`time_<name>` with params and device)."""
+"""private_gsd: the paper's core operation, timed by asv: Private-GSD generations on range queries."""
 from __future__ import annotations
 
+import numpy as np
+
 from papers.harness import kernel
+from papers.private_gsd.method import Domain, Ranges, answers, make_data, private_gsd
 
 
-@kernel(params={"n": [10_000]}, devices=("cpu",))
-def method_call(n, device):
-    """TODO: one call of the method on n points (setup here, the returned callable is timed)."""
-    import numpy as np
-
-    x = np.linspace(0.0, 1.0, n)
-    return lambda: np.sort(x)
+@kernel(params={"generations": [200]}, devices=("cpu",))
+def gsd_generations(generations, device):
+    """`generations` GSD generations (population 100, 2000 synthetic rows) fitting 500 exact
+    2-way range-query answers of 20000 generated rows."""
+    domain = Domain(cat_sizes=(2, 3, 4, 5, 6), n_num=6)
+    rng = np.random.default_rng(0)
+    x = make_data(rng, 20_000, domain)
+    workload = Ranges(domain, 500, rng)
+    target = answers(workload, x)
+    return lambda: private_gsd(workload, target, domain, 2000, generations, np.random.default_rng(1))
