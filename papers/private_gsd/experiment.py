@@ -56,10 +56,11 @@ def run(ctx):
     query_rng = ctx.rng(1)
     workloads = [Marginals(DOMAIN), Ranges(DOMAIN, s.m, query_rng), Halfspaces(DOMAIN, s.m, query_rng)]
     independent = independent_marginals(x, DOMAIN, s.n_syn, BINS, rho, ctx.rng(2))
-    metrics, traces, spent = {}, {}, []
+    metrics, traces, spent, sigmas = {}, {}, [], []
     for k, w in enumerate(ctx.progress(workloads, total=len(workloads), desc="workload")):
         target = measure(w, x, rho, ctx.rng(10 + k))
         sigma = gaussian_sigma(w.l2_sensitivity(s.n), rho)
+        sigmas.append(sigma)
         spent.append(cdp_epsilon(w.l2_sensitivity(s.n) ** 2 / (2 * sigma ** 2), DELTA))
         gsd = private_gsd(w, target, DOMAIN, s.n_syn, s.generations, ctx.rng(20 + k), POPULATION)
         traces[w.name] = gsd.fitness
@@ -73,15 +74,16 @@ def run(ctx):
     metrics["epsilon_spent_error"] = Metric(max(abs(e - EPS) for e in spent), "eps",
                                             lower_is_better=True)
     if ctx.seed_index == 0:
-        _figure(ctx, workloads, metrics, traces)
+        _figure(ctx, workloads, metrics, traces, sigmas)
     return metrics
 
 
-def _figure(ctx, workloads, metrics, traces):
-    """Average (bars) and max (markers) absolute error per workload and method; GSD's fitness."""
+def _figure(ctx, workloads, metrics, traces, sigmas):
+    """Average (bars) and max (markers) absolute error per workload and method beside the mean
+    absolute measurement noise sigma sqrt(2 / pi); GSD's fitness over generations."""
     import matplotlib.pyplot as plt
 
-    fig, (ax, bx) = plt.subplots(1, 2, figsize=(10, 3.8))
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(10, 4.4))
     width = 0.27
     for j, method in enumerate(METHODS):
         pos = np.arange(len(workloads)) + (j - 1) * width
@@ -89,11 +91,14 @@ def _figure(ctx, workloads, metrics, traces):
         worst = [metrics[f"{method}_{w.name}_max_error"].value for w in workloads]
         ax.bar(pos, avg, width, label=f"{method} (avg)", color=f"C{j}")
         ax.plot(pos, worst, "v", color=f"C{j}", markeredgecolor="k", label=f"{method} (max)")
+    noise = np.array(sigmas) * np.sqrt(2 / np.pi)
+    ax.hlines(noise, np.arange(len(workloads)) - 1.5 * width, np.arange(len(workloads)) + 1.5 * width,
+              colors="k", linestyles="--", label="mean |noise|")
     ax.set_xticks(np.arange(len(workloads)), [w.name for w in workloads])
     ax.set_yscale("log")
     ax.set_ylabel("absolute query error")
     ax.set_title(f"eps = {EPS}, delta = {DELTA:g} (one seed)")
-    ax.legend(fontsize=7, ncol=2)
+    ax.legend(fontsize=7, ncol=4, loc="upper center", bbox_to_anchor=(0.5, -0.1))
     for name, trace in traces.items():
         bx.loglog(np.arange(1, len(trace) + 1), trace, label=name)
     bx.set_xlabel("generation")
