@@ -64,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     rep = sub.add_parser(
         "reproduce",
         help="run a paper (or --all), judge its claims, write its record and reports",
-        description="Run a paper's tier over its seeds, judge every claim on the 95 %% interval "
+        description="Run a paper's tier over its seeds, judge every claim on the 95 % interval "
         "of its metric, write results/<slug>/<tier>-<device>.json and refresh reports.",
     )
     rep.add_argument("slug", nargs="?", help="the paper to run (see `papers list`)")
