@@ -300,7 +300,8 @@ def _old_rows(results_dir: Path, papers: set[str]) -> list[dict]:
     return [row for row in old.to_dict("records") if row.get("paper") in papers]
 
 
-def _failed_attempts(results_dir: Path, slug: str, problems: list[str]) -> dict:
+def failed_attempts(results_dir: Path, slug: str, problems: list[str]) -> dict:
+    """(tier, device) -> the failed attempt kept beside a good record; unreadable ones go to `problems`."""
     out = {}
     for path in sorted((results_dir / slug).glob("*.failed.json")) if (results_dir / slug).exists() else []:
         try:
@@ -327,7 +328,7 @@ def write_reports(results_dir: Path = RESULTS_DIR) -> tuple[list[Path], list[str
     written = []
     for slug in sorted(known):
         mine = [r for r in records if r.paper == slug]
-        failed = _failed_attempts(results_dir, slug, problems)
+        failed = failed_attempts(results_dir, slug, problems)
         if not mine and not failed and not (results_dir / slug).exists():
             continue
         path = results_dir / slug / "REPORT.md"
