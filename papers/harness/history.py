@@ -112,19 +112,9 @@ def claim_history(slug: str, results_dir: Path = RESULTS_DIR) -> list[ClaimVersi
     return changes
 
 
-def _value(v: ClaimVersion) -> str:
-    from papers.harness.report import fmt
-
-    if v.measured is None:
-        return ""
-    if v.ci_low is None or v.ci_low == v.ci_high:
-        return fmt(v.measured)
-    return f"{fmt(v.measured)} [{fmt(v.ci_low)}, {fmt(v.ci_high)}]"
-
-
 def history_markdown(slug: str, changes: list[ClaimVersion]) -> str:
     """The history as one markdown table per claim (tier, device, date, commit, value, verdict)."""
-    from papers.harness.report import markdown_table
+    from papers.harness.report import fmt_mean_interval, markdown_table
 
     if not changes:
         return f"No committed record of `{slug}` in git's history."
@@ -132,7 +122,12 @@ def history_markdown(slug: str, changes: list[ClaimVersion]) -> str:
     keys = sorted({(v.claim, v.tier, v.device) for v in changes})
     for claim, tier, device in keys:
         rows = [
-            [v.date[:16].replace("T", " "), v.commit[:10], _value(v), v.verdict]
+            [
+                v.date[:16].replace("T", " "),
+                v.commit[:10],
+                fmt_mean_interval(v.measured, v.ci_low, v.ci_high),
+                v.verdict,
+            ]
             for v in changes
             if (v.claim, v.tier, v.device) == (claim, tier, device)
         ]

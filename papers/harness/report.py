@@ -53,13 +53,18 @@ def fmt(x) -> str:
     return f"{x:.4g}"
 
 
-def fmt_interval(c: ClaimResult) -> str:
-    """The measured mean, with its 95 % interval when it has one (``1.02 [0.98, 1.06]``)."""
-    if c.measured is None:
+def fmt_mean_interval(mean, low, high) -> str:
+    """A mean with its 95 % interval when it has one (``1.02 [0.98, 1.06]``); blank when missing."""
+    if mean is None:
         return ""
-    if c.ci_low is None or c.ci_low == c.ci_high:
-        return fmt(c.measured)
-    return f"{fmt(c.measured)} [{fmt(c.ci_low)}, {fmt(c.ci_high)}]"
+    if low is None or low == high:
+        return fmt(mean)
+    return f"{fmt(mean)} [{fmt(low)}, {fmt(high)}]"
+
+
+def fmt_interval(c: ClaimResult) -> str:
+    """A claim's measured mean, with its 95 % interval when it has one."""
+    return fmt_mean_interval(c.measured, c.ci_low, c.ci_high)
 
 
 def _judged_on(c: ClaimResult) -> str:

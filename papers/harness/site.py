@@ -15,7 +15,7 @@ from papers.harness import registry
 from papers.harness.claims import ERROR, INCONCLUSIVE, NOT_CHECKED, NOT_REPRODUCED, REPRODUCED
 from papers.harness.history import HistoryError, claim_history
 from papers.harness.record import ClaimResult, Record
-from papers.harness.report import failed_attempts, fmt, fmt_interval, sorted_records
+from papers.harness.report import failed_attempts, fmt, fmt_interval, fmt_mean_interval, sorted_records
 from papers.harness.store import RESULTS_DIR, read_all, write_bytes
 
 SITE_DIR = "site"
@@ -272,9 +272,7 @@ def _history_section(slug: str, results_dir: Path) -> list[str]:
         "<th>verdict</th></tr>",
     ]
     for v in sorted(changes, key=lambda v: (v.claim, v.tier, v.device, v.date)):
-        value = "" if v.measured is None else fmt(v.measured)
-        if v.ci_low is not None and v.ci_low != v.ci_high:
-            value += f" [{fmt(v.ci_low)}, {fmt(v.ci_high)}]"
+        value = fmt_mean_interval(v.measured, v.ci_low, v.ci_high)
         out.append(
             f"<tr><td><code>{_e(v.claim)}</code></td><td>{_e(v.tier)}-{_e(v.device)}</td>"
             f"<td>{_e(v.date[:16].replace('T', ' '))}</td><td><code>{_e(v.commit[:10])}</code></td>"
