@@ -335,6 +335,8 @@ def _reproduce_dask(args, results_dir: Path) -> int:
 
     t0 = time.perf_counter()
     with dask_executor.connect(args.scheduler, args.cluster) as client:
+        if args.device == "cuda" and not dask_executor.cluster_gpus(client):
+            print("no worker offers the resource GPU=1 yet: the cuda seeds wait for one", file=sys.stderr)
         if args.all:
             print(
                 f"running {len(chosen)} papers at tier {args.tier} on the Dask cluster at "
