@@ -96,7 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--timeout",
         type=_positive_seconds,
         default=None,
-        help="seconds per paper with --all (default 300 quick, 1800 full)",
+        help="seconds per paper with --all, per seed with --executor dask (default 300 quick, 1800 full)",
     )
     rep.add_argument("--results-dir", type=Path, default=None, help="where records go (default results/)")
     rep.add_argument(

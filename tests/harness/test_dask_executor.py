@@ -282,6 +282,7 @@ def cluster_section():
     return text[text.index("## Running on a cluster") :].split("\n## ", 1)[0]
 
 
+@pytest.mark.slow
 def test_the_readme_local_cluster_example_runs(fake_papers, tmp_path):
     lines = [
         line.split("#")[0].strip()
