@@ -65,7 +65,7 @@ def connect(scheduler: str | None = None, cluster: str | None = None, processes:
                 processes=processes,
                 host=LOCAL_HOST,
                 protocol="tcp",
-                dashboard_address=None,
+                dashboard_address=f"{LOCAL_HOST}:0",
                 silence_logs=logging.ERROR,
             ) as local,
             d.Client(local) as client,
@@ -87,7 +87,7 @@ def task_resources(device: str) -> dict | None:
 
 def cluster_gpus(client) -> float:
     """The `GPU` resources of the cluster's workers, added up."""
-    workers = client.scheduler_info().get("workers", {}).values()
+    workers = client.scheduler_info(n_workers=-1).get("workers", {}).values()
     return sum(w.get("resources", {}).get("GPU", 0) for w in workers)
 
 

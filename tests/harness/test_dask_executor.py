@@ -348,6 +348,16 @@ def wait_for(condition, seconds, step=0.2):
 def test_a_killed_worker_is_retried_then_recorded_as_an_error(fake_papers, tmp_path, monkeypatch):
     monkeypatch.setenv("FAKE_SLOW_SECONDS", "3")
     with dask_executor.connect(cluster="local:2") as c:
+        import psutil
+
+        pids = [os.getpid(), *c.run(os.getpid).values()]
+        listening = {
+            (conn.laddr.ip, conn.laddr.port)
+            for pid in pids
+            for conn in psutil.Process(pid).net_connections(kind="inet")
+            if conn.status == psutil.CONN_LISTEN
+        }
+        assert len(listening) >= 5 and {ip for ip, _ in listening} == {"127.0.0.1"}, listening
 
         def kill_the_worker_running(slug):
             key = wait_for(
