@@ -16,6 +16,7 @@ import shutil
 import tempfile
 import time
 import uuid
+from concurrent.futures import CancelledError
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -329,6 +330,11 @@ def run_papers(
             paper = papers[slug]
             try:
                 paper.payloads[spec["index"]] = future.result()
+            except CancelledError:
+                raise UsageError(
+                    f"the cluster cancelled the seeds of {slug} (not this command): the records written "
+                    "so far are kept, the others left as they were"
+                ) from None
             except Exception as exc:  # KilledWorker, or the task could not run there at all
                 paper.payloads[spec["index"]] = SeedOutcome(
                     spec["index"],

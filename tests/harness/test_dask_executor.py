@@ -427,3 +427,28 @@ def test_ctrl_c_cancels_the_seeds_and_keeps_the_records(fake_papers, tmp_path):
     assert old.read_text() == '{"old": true}'
     assert wait_for(lambda: not set(seeds) & set(seed_processes("slow")), 20), "a seed outlived Ctrl-C"
     assert read_record(tmp_path / "good" / "quick-cpu.json").status == "ok"
+
+
+def test_seeds_cancelled_by_someone_else_stop_the_run_and_write_nothing(
+    fake_papers, client, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("FAKE_SLOW_SECONDS", "600")
+    out = {}
+
+    def run():
+        try:
+            dask_executor.run_papers(client, ["slow"], "quick", "cpu", 0, 120, tmp_path)
+        except UsageError as exc:
+            out["error"] = str(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    assert wait_for(lambda: seed_processes("slow"), 60), "the seed never started"
+    seeds = seed_processes("slow")
+    other = dask_executor._distributed().Client(client.scheduler.address)
+    other.cancel([dask_executor._distributed().Future(k, other) for k in client.futures], force=True)
+    thread.join(60)
+    other.close()
+    assert "the cluster cancelled the seeds of slow" in out["error"]
+    assert not (tmp_path / "slow").exists() or not list((tmp_path / "slow").glob("*.json"))
+    assert wait_for(lambda: not set(seeds) & set(seed_processes("slow")), 20), "the seed outlived its cancel"
