@@ -137,6 +137,9 @@ def seed_from_payload(payload, spec: dict) -> tuple[SeedOutcome, dict[str, bytes
     metrics = {}
     for name, m in _type(out.get("metrics"), dict, "the metrics").items():
         _type(m, dict, f"metric {name!r}")
+        _type(m.get("value"), (int, float, type(None)), f"the value of metric {name!r}")
+        for x in _type(m.get("samples") or [], (list, tuple), f"the samples of metric {name!r}"):
+            _type(x, (int, float), f"a sample of metric {name!r}")
         try:
             metrics[_type(name, str, "a metric name")] = Metric(
                 m.get("value"),
@@ -159,9 +162,16 @@ def seed_from_payload(payload, spec: dict) -> tuple[SeedOutcome, dict[str, bytes
     prov = payload.get("provenance")
     if prov is not None:
         _type(prov, dict, "the provenance")
-        for key, types in (("commit", (str, type(None))), ("dirty", (bool, type(None))), ("hostname", str)):
+        for key, types in (
+            ("commit", (str, type(None))),
+            ("dirty", (bool, type(None))),
+            ("hostname", str),
+            ("worker", (str, type(None))),
+            ("environment", dict),
+        ):
             _type(prov.get(key), types, f"the provenance's {key}")
-        _type(prov.get("environment"), dict, "the provenance's environment")
+        if prov.get("device") != spec["device"]:
+            raise BadResult(f"the seed ran on {prov.get('device')!r}, not on {spec['device']}")
     outcome = SeedOutcome(out["index"], out["seed"], out["status"], error, metrics, names)
     return outcome, figures, prov
 
