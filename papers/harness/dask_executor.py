@@ -24,9 +24,10 @@ from pathlib import Path
 from papers.harness import registry, runner
 from papers.harness.metric import Metric
 from papers.harness.provenance import git_state
-from papers.harness.record import STATUSES, Record
+from papers.harness.record import STATUSES, Record, RecordError
 from papers.harness.runner import BatchResult, SeedOutcome, UsageError
 from papers.harness.seed_task import run_isolated
+from papers.harness.store import read_record, record_path
 
 LOCAL_HOST = "127.0.0.1"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -102,6 +103,16 @@ def resolve_device(slug: str, tier: str, device: str, gpus: float) -> str:
     if device == "cuda" and "cuda" not in info.devices:
         raise UsageError(f"{slug} runs on cpu only (its claims.toml lists devices {list(info.devices)})")
     return device
+
+
+def expected_seconds(results_dir: Path, slug: str, tier: str, device: str) -> int:
+    """Seconds one seed took in the paper's last record (0 when there is none): the cluster runs
+    the longest seeds first, so that no long one is left for the end."""
+    try:
+        record = read_record(record_path(results_dir, slug, tier, device))
+    except RecordError:
+        return 0
+    return round(record.wall_seconds / max(1, len(record.seeds)))
 
 
 class MixedCommits(UsageError):
@@ -331,6 +342,7 @@ def run_papers(
                 cancel.name,
                 key=f"papers-{slug}-{tier}-{dev}-seed{spec['index']}-{token}",
                 resources=task_resources(dev),
+                priority=expected_seconds(results_dir, slug, tier, dev),
             )
             futures[future] = (slug, spec)
     results = []

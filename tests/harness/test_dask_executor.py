@@ -459,3 +459,11 @@ def test_seeds_cancelled_by_someone_else_stop_the_run_and_write_nothing(
     assert "the cluster cancelled the seeds of slow" in out["error"]
     assert not (tmp_path / "slow").exists() or not list((tmp_path / "slow").glob("*.json"))
     assert wait_for(lambda: not set(seeds) & set(seed_processes("slow")), 20), "the seed outlived its cancel"
+
+
+def test_the_longest_seeds_go_first(fake_papers, tmp_path):
+    assert dask_executor.expected_seconds(tmp_path, "good", "full", "cpu") == 0
+    record = runner.run_paper("good", "full", "cpu", 0, tmp_path)
+    assert dask_executor.expected_seconds(tmp_path, "good", "full", "cpu") == round(record.wall_seconds / 3)
+    (tmp_path / "good" / "full-cpu.json").write_text("{")
+    assert dask_executor.expected_seconds(tmp_path, "good", "full", "cpu") == 0
