@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from papers.harness import registry, runner
+from papers.harness import provenance, registry, runner
 from papers.harness.metric import Metric
 from papers.harness.provenance import git_state
 from papers.harness.record import STATUSES, Record, RecordError
@@ -202,6 +202,17 @@ def check_commits(slug: str, tier: str, device: str, client_commit: str | None, 
             )
 
 
+def check_workers(client, client_commit: str | None) -> None:
+    """Raise MixedCommits (one line) before anything runs when a worker of the cluster has checked
+    out another commit than this machine (workers that join later are checked seed by seed)."""
+    for address, (commit, _) in sorted(client.run(provenance.git_state).items()):
+        if commit != client_commit:
+            raise MixedCommits(
+                f"refusing to run on this cluster: worker {address} has commit {_short(commit)}, "
+                f"this machine {_short(client_commit)}"
+            )
+
+
 def aggregate(
     slug: str,
     tier: str,
@@ -316,6 +327,7 @@ def run_papers(
     gpus = cluster_gpus(client)
     devices = {slug: resolve_device(slug, tier, device, gpus) for slug in slugs}
     client_code = git_state()
+    check_workers(client, client_code[0])
     token = uuid.uuid4().hex[:8]
     cancel = d.Event(f"papers-cancel-{token}", client=client)
     papers, futures = {}, {}
