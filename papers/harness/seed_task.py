@@ -56,7 +56,8 @@ def _die_with_parent(parent: int) -> None:
 
 def main(argv: list[str]) -> int:
     """`python -m papers.harness.seed_task SPEC_JSON FOLDER PARENT_PID`: run the seed, write
-    FOLDER/outcome.json (its outcome, seconds, peak memory) next to its staged figures."""
+    FOLDER/outcome.json (its outcome, seconds, peak memory, environment) next to its staged
+    figures."""
     spec, folder, parent = json.loads(argv[0]), Path(argv[1]), int(argv[2])
     _die_with_parent(parent)
     t0 = time.perf_counter()
@@ -76,14 +77,17 @@ def main(argv: list[str]) -> int:
         "outcome": outcome_to_dict(out),
         "seconds": time.perf_counter() - t0,
         "peak_memory_mb": peak_memory_mb(),
+        "environment": environment(spec["device"]),
     }
     write_bytes(folder / RESULT, json.dumps(result).encode())
     return 0
 
 
-def provenance(device: str) -> dict:
+def provenance(device: str, env: dict | None) -> dict:
     """Who ran a seed: the worker's git commit and dirty flag, host name, Dask address (when on a
-    worker), device and environment (package versions, CPU, BLAS, GPU)."""
+    worker), device and environment (package versions, CPU, BLAS, GPU: `env`, read by the seed's
+    process; when it gave none, read here without the GPU, which is never touched by the worker
+    itself)."""
     commit, dirty = git_state()
     try:
         from distributed import get_worker
@@ -97,7 +101,7 @@ def provenance(device: str) -> dict:
         "hostname": socket.gethostname(),
         "worker": worker,
         "device": device,
-        "environment": environment(device),
+        "environment": env if env is not None else environment("cpu"),
     }
 
 
@@ -176,7 +180,7 @@ def run_isolated(spec: dict, timeout: float, cancel: str | None = None) -> dict:
             for name in result["outcome"]["figures"]
             if result["outcome"]["status"] == "ok" and (folder / name).is_file()
         }
-    result["provenance"] = provenance(spec["device"])
+    result["provenance"] = provenance(spec["device"], result.pop("environment", None))
     return result
 
 

@@ -426,6 +426,7 @@ def test_a_killed_worker_is_retried_then_recorded_as_an_error(fake_papers, tmp_p
         assert "KilledWorker" in read_record(tmp_path / "slow" / "quick-cpu.failed.json").error
         for folder in tmp_path.iterdir():
             assert not list(folder.glob(".staging-*")) and not list(folder.glob(".*.tmp"))
+        assert not any(c.run(lambda: "torch" in sys.modules).values()), "a worker touched torch (or a GPU)"
 
 
 @pytest.mark.slow
