@@ -400,8 +400,9 @@ def _summary_markdown(frame, infos, broken: set[str]) -> str:
     for tier in ("quick", "full"):
         part = frame[frame["tier"] == tier]
         if len(part):
+            n_papers = part["paper"].nunique()
             lines += [
-                f"At the {tier} tier, over {part['paper'].nunique()} papers: "
+                f"At the {tier} tier, over {n_papers} paper{'s' if n_papers != 1 else ''}: "
                 f"{int(part['paper_claims_reproduced'].sum())} paper claims reproduced, "
                 f"{int(part['paper_claims_not_reproduced'].sum())} not reproduced, "
                 f"{int(part['paper_claims_inconclusive'].sum())} inconclusive, "

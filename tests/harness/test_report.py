@@ -198,3 +198,12 @@ def test_number_format(x, text):
 def test_interval_format():
     c = fixed_record().claims
     assert fmt_interval(c[0]) == "2" and fmt_interval(c[2]) == "0.1 [-0.2, 0.4]" and fmt_interval(c[3]) == ""
+
+
+def test_summary_matches_the_golden_files(fake_papers, tmp_path):
+    write_record(tmp_path / "good" / "full-cpu.json", fixed_record())
+    quick = fixed_record(tier="quick", seeds=[7], wall_seconds=1.5, started_at="2026-01-03T00:00:00+00:00")
+    write_record(tmp_path / "good" / "quick-cpu.json", quick)
+    write_reports(tmp_path)
+    for name in ("SUMMARY.md", "summary.csv"):
+        assert (tmp_path / name).read_text(encoding="utf-8") == (GOLDEN / name).read_text(encoding="utf-8")
