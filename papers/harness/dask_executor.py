@@ -145,6 +145,8 @@ def seed_from_payload(payload, spec: dict) -> tuple[SeedOutcome, dict[str, bytes
         raise BadResult(f"status {out.get('status')!r}")
     error = out.get("error")
     _type(error, (str, type(None)), "the error")
+    for key in ("seconds", "peak_memory_mb"):
+        _type(payload.get(key), (int, float), f"the result's {key}")
     metrics = {}
     for name, m in _type(out.get("metrics"), dict, "the metrics").items():
         _type(m, dict, f"metric {name!r}")
@@ -226,7 +228,7 @@ def aggregate(
 ) -> Record:
     """Turn the seeds' results of one paper into its record (the runner's `build_record`: the same
     aggregation and judging as a local run), validate it and write it with `save_record`."""
-    outcomes, provs, figures = [], [], {}
+    outcomes, provs, figures, seconds, peaks = [], [], {}, [], []
     for spec, payload in zip(specs, payloads):
         if isinstance(payload, SeedOutcome):  # the task itself failed (a worker died too often)
             outcomes.append(payload)
@@ -235,13 +237,13 @@ def aggregate(
         try:
             outcome, figs, prov = seed_from_payload(payload, spec)
         except BadResult as exc:
-            outcome, figs, prov = (
-                SeedOutcome(spec["index"], spec["seed"], "error", f"invalid result: {exc}"),
-                {},
-                None,
-            )
+            outcomes.append(SeedOutcome(spec["index"], spec["seed"], "error", f"invalid result: {exc}"))
+            provs.append(None)
+            continue
         outcomes.append(outcome)
         provs.append(prov)
+        seconds.append(float(payload["seconds"]))
+        peaks.append(float(payload["peak_memory_mb"]))
         if spec["index"] == 0:
             figures = figs
     check_commits(slug, tier, device, client_code[0], provs)
@@ -256,14 +258,12 @@ def aggregate(
             "dirty": p["dirty"],
             "device": p.get("device"),
             "packages": p["environment"].get("packages"),
-            "seconds": round(float(payload.get("seconds", 0.0)), 3),
+            "seconds": round(float(payload["seconds"]), 3),
         }
         for o, p, payload in zip(outcomes, provs, payloads)
         if p is not None
     ]
     env = {**(ran[0]["environment"] if ran else {}), "executor": "dask", "workers": workers}
-    peak = max((float(p.get("peak_memory_mb", 0.0)) for p in payloads if isinstance(p, dict)), default=0.0)
-    wall = sum(float(p.get("seconds", 0.0)) for p in payloads if isinstance(p, dict))
     folder = Path(results_dir) / slug
     folder.mkdir(parents=True, exist_ok=True)
     staging = tempfile.mkdtemp(dir=folder, prefix=".staging-")
@@ -277,11 +277,11 @@ def aggregate(
             seed,
             [s["seed"] for s in specs],
             started,
-            wall,
+            sum(seconds),
             outcomes,
             code,
             env=env,
-            peak_mb=peak,
+            peak_mb=max(peaks, default=0.0),
         )
         Record.from_dict(json.loads(json.dumps(record.to_dict(), allow_nan=False)))
         runner.save_record(record, results_dir, staging)

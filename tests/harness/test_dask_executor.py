@@ -206,6 +206,8 @@ def test_a_valid_result_is_read_back():
         ({"outcome__status": "fine"}, "status"),
         ({"provenance": {"commit": 5, "hostname": "h", "environment": {}}}, "commit"),
         ({"outcome": "ok"}, "outcome"),
+        ({"seconds": "1.5"}, "the result's seconds is str"),
+        ({"peak_memory_mb": None}, "the result's peak_memory_mb is NoneType"),
     ],
 )
 def test_a_bad_result_is_refused(change, message):
