@@ -107,6 +107,16 @@ def _headline(r: Record) -> str:
     )
 
 
+def workers_line(env: dict) -> str:
+    """Which machines ran the seeds (records made with `--executor dask`); blank otherwise."""
+    workers = env.get("workers") or []
+    return "; ".join(
+        f"seed {w.get('seed_index')}: {w.get('hostname')} ({w.get('worker') or 'local'}, commit "
+        f"{str(w.get('commit') or 'unknown')[:10]}, {w.get('seconds')} s)"
+        for w in workers
+    )
+
+
 def _record_section(info, r: Record, failed: Record | None) -> list[str]:
     tier = info.tiers.get(r.tier)
     seeds = f"{len(r.seeds)} seeds ({', '.join(map(str, r.seeds))})" if len(r.seeds) > 1 else f"seed {r.seed}"
@@ -224,6 +234,7 @@ def _record_section(info, r: Record, failed: Record | None) -> list[str]:
         f"- GPU: {gpu['name'] + ', driver ' + str(gpu['driver']) if gpu else 'none used'}",
         f"- Packages: {pk}",
         f"- Platform: {env.get('platform')}",
+        *([f"- Workers (dask): {workers_line(env)}"] if env.get("workers") else []),
         "",
         "</details>",
         "",
