@@ -19,15 +19,18 @@ from papers.lr_batch_rmt.method import (
 
 @dataclass(frozen=True)
 class Settings:
-    """spike_*: the simulated p x p batch Hessian (signal beta, per-example scale s, N examples);
+    """spike_*: the simulated p x p batch Hessian (signal beta, per-example scale s, N examples,
+    independent draws averaged per B);
     logistic_*: weight decay, batch sizes and batches per size of the logistic-regression spectra;
-    lr_*: MLP widths, batch sizes, steps per stability trial and bisection steps."""
+    lr_*: MLP widths, batch sizes, steps per stability trial and bisection steps; mlp_hessian_batches:
+    batch Hessians of the MLP at initialisation per batch size."""
 
     spike_p: int = 600
     spike_beta: float = 1.0
     spike_s2: float = 24.0
     spike_n: int = 10_000
     spike_batches: tuple[int, ...] = (2, 4, 8, 16, 32, 64, 128, 256, 1024)
+    spike_draws: int = 4
     logistic_weight_decay: float = 1e-2
     logistic_batches: tuple[int, ...] = (8, 16, 32, 64, 128, 256)
     logistic_batches_per_size: int = 5
@@ -35,6 +38,7 @@ class Settings:
     lr_batches: tuple[int, ...] = (2, 4, 8, 16, 32, 64)
     lr_steps: int = 50
     lr_bisect: int = 8
+    mlp_hessian_batches: int = 5
 
 
 SETTINGS = {
@@ -44,8 +48,10 @@ SETTINGS = {
 
 
 def spiked_simulation(s: Settings, rng) -> dict:
-    """Simulated and BBP-predicted top eigenvalues of the spiked batch Hessian over B (and at B = N)."""
-    sim = np.array([spiked_batch_top_eigenvalue(s.spike_p, s.spike_beta, np.sqrt(s.spike_s2), b, s.spike_n, rng)
+    """Simulated (mean of `spike_draws` draws) and BBP-predicted top eigenvalues of the spiked batch
+    Hessian over B, and one draw at B = N."""
+    sim = np.array([np.mean([spiked_batch_top_eigenvalue(s.spike_p, s.spike_beta, np.sqrt(s.spike_s2), b,
+                                                         s.spike_n, rng) for _ in range(s.spike_draws)])
                     for b in s.spike_batches])
     theory = np.array([bbp_top_eigenvalue(s.spike_beta, np.sqrt(s.spike_s2 * finite_population_factor(b, s.spike_n)))
                        for b in s.spike_batches])
@@ -103,7 +109,9 @@ def logistic_spectra(s: Settings, seed: int, rng) -> dict:
 
 
 def learning_rates(s: Settings, seed: int, ctx) -> dict:
-    """Maximal stable learning rates of SGD and Adam on the MLP at each batch size."""
+    """Maximal stable learning rates of SGD and Adam on the MLP at each batch size, and the ratio of
+    the MLP's batch to empirical Hessian top eigenvalue at initialisation at the smallest and largest
+    batch (above 1: the batch's curvature fluctuation is still felt; the critical batch lies beyond)."""
     import torch
 
     from papers.common.mlp_digits import build_mlp, digits_tensors
@@ -122,6 +130,11 @@ def learning_rates(s: Settings, seed: int, ctx) -> dict:
             invalid += not ok
         out[name] = np.array(lrs)
     out["invalid"] = invalid
+    model = build_mlp(s.lr_sizes, seed=seed)
+    rng = ctx.rng(2)
+    full = batch_hessian_top_eig(model, data, len(d.X_train), rng=rng)[0]
+    out["noise_ratio"] = {b: batch_hessian_top_eig(model, data, b, s.mlp_hessian_batches, rng).mean() / full
+                          for b in (s.lr_batches[0], s.lr_batches[-1])}
     return out
 
 
@@ -196,5 +209,9 @@ def run(ctx) -> dict:
         "adam_slope_gap": Metric(abs(slopes["adam"] - 0.5), "abs"),
         "sgd_max_lr_smallest_batch": Metric(float(lrs["sgd"][0]), "lr", lower_is_better=False),
         "adam_max_lr_smallest_batch": Metric(float(lrs["adam"][0]), "lr", lower_is_better=False),
+        "mlp_batch_over_full_top_eig_smallest_batch": Metric(float(lrs["noise_ratio"][s.lr_batches[0]]), "ratio",
+                                                             lower_is_better=False),
+        "mlp_batch_over_full_top_eig_largest_batch": Metric(float(lrs["noise_ratio"][s.lr_batches[-1]]), "ratio",
+                                                            lower_is_better=False),
         "invalid_brackets": Metric(float(lrs["invalid"]), "count"),
     }
