@@ -47,15 +47,21 @@ SETTINGS = {
 }
 
 
+def spike_theory(s: Settings, batch_size: float) -> float:
+    """The BBP limit of the simulated batch Hessian's top eigenvalue at batch size B."""
+    sigma = np.sqrt(s.spike_s2 * finite_population_factor(batch_size, s.spike_n))
+    return bbp_top_eigenvalue(s.spike_beta, sigma)
+
+
 def spiked_simulation(s: Settings, rng) -> dict:
     """Simulated (mean of `spike_draws` draws) and BBP-predicted top eigenvalues of the spiked batch
     Hessian over B, and one draw at B = N."""
     sim = np.array([np.mean([spiked_batch_top_eigenvalue(s.spike_p, s.spike_beta, np.sqrt(s.spike_s2), b,
                                                          s.spike_n, rng) for _ in range(s.spike_draws)])
                     for b in s.spike_batches])
-    theory = np.array([bbp_top_eigenvalue(s.spike_beta, np.sqrt(s.spike_s2 * finite_population_factor(b, s.spike_n)))
-                       for b in s.spike_batches])
-    full = spiked_batch_top_eigenvalue(s.spike_p, s.spike_beta, np.sqrt(s.spike_s2), s.spike_n, s.spike_n, rng)
+    theory = np.array([spike_theory(s, b) for b in s.spike_batches])
+    full = spiked_batch_top_eigenvalue(s.spike_p, s.spike_beta, np.sqrt(s.spike_s2), s.spike_n, s.spike_n,
+                                       rng)
     return {"sim": sim, "theory": theory, "full": full}
 
 
@@ -91,8 +97,9 @@ def logistic_spectra(s: Settings, seed: int, rng) -> dict:
     model = build_mlp((64, 10), seed=seed)
     fit_logistic(model, d.X_train, d.y_train, s.logistic_weight_decay)
     data = (d.X_train, d.y_train)
-    full = batch_hessian_top_eig(model, data, len(d.X_train), rng=rng, weight_decay=s.logistic_weight_decay)[0]
-    batch = [batch_hessian_top_eig(model, data, b, s.logistic_batches_per_size, rng, s.logistic_weight_decay)
+    wd = s.logistic_weight_decay
+    full = batch_hessian_top_eig(model, data, len(d.X_train), rng=rng, weight_decay=wd)[0]
+    batch = [batch_hessian_top_eig(model, data, b, s.logistic_batches_per_size, rng, wd)
              for b in s.logistic_batches]
 
     theta = torch.cat([p.detach().reshape(-1) for p in model.parameters()])
@@ -146,8 +153,7 @@ def figure(s: Settings, spike: dict, logistic: dict, lrs: dict, slopes: dict):
     b = np.array(s.spike_batches)
     ax[0].loglog(b, spike["sim"], "o", label="simulated batch Hessian")
     fine = np.geomspace(b.min(), b.max(), 200)
-    ax[0].loglog(fine, [bbp_top_eigenvalue(s.spike_beta, np.sqrt(s.spike_s2 * finite_population_factor(x, s.spike_n)))
-                        for x in fine], "-", label="BBP limit")
+    ax[0].loglog(fine, [spike_theory(s, x) for x in fine], "-", label="BBP limit")
     ax[0].axhline(spike["full"], color="k", ls=":", label=f"empirical (B = N = {s.spike_n})")
     ax[0].set(xlabel="batch size B", ylabel="top eigenvalue", title=f"spiked Wigner, p = {s.spike_p}")
     ax[0].legend()
@@ -209,9 +215,9 @@ def run(ctx) -> dict:
         "adam_slope_gap": Metric(abs(slopes["adam"] - 0.5), "abs"),
         "sgd_max_lr_smallest_batch": Metric(float(lrs["sgd"][0]), "lr", lower_is_better=False),
         "adam_max_lr_smallest_batch": Metric(float(lrs["adam"][0]), "lr", lower_is_better=False),
-        "mlp_batch_over_full_top_eig_smallest_batch": Metric(float(lrs["noise_ratio"][s.lr_batches[0]]), "ratio",
-                                                             lower_is_better=False),
-        "mlp_batch_over_full_top_eig_largest_batch": Metric(float(lrs["noise_ratio"][s.lr_batches[-1]]), "ratio",
-                                                            lower_is_better=False),
+        "mlp_batch_over_full_top_eig_smallest_batch": Metric(
+            float(lrs["noise_ratio"][s.lr_batches[0]]), "ratio", lower_is_better=False),
+        "mlp_batch_over_full_top_eig_largest_batch": Metric(
+            float(lrs["noise_ratio"][s.lr_batches[-1]]), "ratio", lower_is_better=False),
         "invalid_brackets": Metric(float(lrs["invalid"]), "count"),
     }
