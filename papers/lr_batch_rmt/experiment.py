@@ -148,6 +148,7 @@ def learning_rates(s: Settings, seed: int, ctx) -> dict:
 def figure(s: Settings, spike: dict, logistic: dict, lrs: dict, slopes: dict):
     """Three panels: the spiked simulation against BBP, logistic-regression batch spectra, max LR vs B."""
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullLocator
 
     fig, ax = plt.subplots(1, 3, figsize=(15, 4.3))
     b = np.array(s.spike_batches)
@@ -173,12 +174,15 @@ def figure(s: Settings, spike: dict, logistic: dict, lrs: dict, slopes: dict):
     ax[1].legend()
 
     b = np.array(s.lr_batches)
-    for name, marker in (("sgd", "o"), ("adam", "s")):
-        ax[2].loglog(b, lrs[name], marker + "-", label=f"{name.upper()}: slope {slopes[name]:.2f}")
+    for name, label, marker in (("sgd", "SGD", "o"), ("adam", "Adam", "s")):
+        ax[2].loglog(b, lrs[name], marker + "-", label=f"{label}: slope {slopes[name]:.2f}")
     ax[2].loglog(b, lrs["sgd"][0] * b / b[0], "k:", lw=1, label="slope 1")
     ax[2].loglog(b, lrs["adam"][0] * np.sqrt(b / b[0]), "k--", lw=1, label="slope 1/2")
     ax[2].set(xlabel="batch size B", ylabel="maximal stable learning rate", title="MLP 64-32-10, digits")
     ax[2].legend()
+    for a, ticks in ((ax[1], s.logistic_batches), (ax[2], s.lr_batches)):
+        a.set_xticks(ticks, [str(x) for x in ticks])
+        a.xaxis.set_minor_locator(NullLocator())
     fig.tight_layout()
     return fig
 
