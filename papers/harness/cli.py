@@ -1,4 +1,4 @@
-"""`papers list|show|reproduce|report|verify|new`: the command line of the harness.
+"""`papers list|show|reproduce|report|site|history|verify|new`: the command line of the harness.
 
 Exit status: 0 success; 1 a paper's run failed (its record says why) or `verify` found a problem;
 2 bad input (unknown paper, tier or device, a corrupt record or claims file, an unwritable
@@ -64,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     rep = sub.add_parser(
         "reproduce",
         help="run a paper (or --all), judge its claims, write its record and reports",
-        description="Run a paper's tier over its seeds, judge every claim on the 95 %% interval "
+        description="Run a paper's tier over its seeds, judge every claim on the 95 % interval "
         "of its metric, write results/<slug>/<tier>-<device>.json and refresh reports.",
     )
     rep.add_argument("slug", nargs="?", help="the paper to run (see `papers list`)")
@@ -107,6 +107,31 @@ def build_parser() -> argparse.ArgumentParser:
         "report", help="write results/<slug>/REPORT.md, results/SUMMARY.md and summary.csv"
     )
     report.add_argument("--results-dir", type=Path, default=None)
+    site = sub.add_parser(
+        "site",
+        help="write a static web report (index and one page per paper) under results/site/",
+        description="Write results/site/index.html and one page per paper from the records: claims "
+        "with their intervals and verdicts, figures, provenance, asv's headline-metric history and "
+        "each claim's history in git. Open results/site/index.html in a browser; nothing is fetched.",
+    )
+    site.add_argument(
+        "--results-dir", type=Path, default=None, help="where the records are (default results/)"
+    )
+    site.add_argument(
+        "--asv-results", type=Path, default=None, help="asv's results folder (default .asv/results)"
+    )
+    history = sub.add_parser(
+        "history",
+        help="how each claim's measured value and verdict changed over the commits of its records",
+        description="Read every committed version of the paper's records from git and print, per claim, "
+        "each commit that changed its measured value or verdict (date, commit, value, verdict).",
+    )
+    history.add_argument("slug", help="the paper (see `papers list`)")
+    history.add_argument("--claim", default=None, help="only this claim id")
+    history.add_argument("--tier", default=None, choices=TIERS, help="only this tier")
+    history.add_argument(
+        "--results-dir", type=Path, default=None, help="where the records are (default results/)"
+    )
     verify = sub.add_parser(
         "verify", help="validate every claims file, paper folder and record; runs nothing"
     )
@@ -331,6 +356,36 @@ def cmd_report(args) -> int:
     return _report(args.results_dir or RESULTS_DIR)
 
 
+def cmd_site(args) -> int:
+    from papers.harness.site import ASV_RESULTS, write_site
+    from papers.harness.store import RESULTS_DIR
+
+    written, problems = write_site(args.results_dir or RESULTS_DIR, args.asv_results or ASV_RESULTS)
+    for p in problems:
+        print(f"papers: error: {p}", file=sys.stderr)
+    index = next(p for p in written if p.name == "index.html")
+    print(f"wrote {len(written)} files; open {index}")
+    return EXIT_USAGE if problems else 0
+
+
+def cmd_history(args) -> int:
+    from papers.harness.history import HistoryError, claim_history, history_markdown
+    from papers.harness.runner import UsageError
+    from papers.harness.store import RESULTS_DIR
+
+    info = registry.info(args.slug)
+    if args.claim is not None and args.claim not in {c.id for c in info.claims}:
+        raise UsageError(f"{args.slug} has no claim {args.claim!r}; `papers show {args.slug}` lists them")
+    try:
+        changes = claim_history(args.slug, args.results_dir or RESULTS_DIR)
+    except HistoryError as exc:
+        print(f"papers: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    changes = [v for v in changes if (args.claim in (None, v.claim)) and (args.tier in (None, v.tier))]
+    print(history_markdown(args.slug, changes))
+    return 0
+
+
 def cmd_verify(args) -> int:
     from papers.harness.store import RESULTS_DIR
     from papers.harness.verify import problems
@@ -359,6 +414,8 @@ COMMANDS = {
     "show": cmd_show,
     "reproduce": cmd_reproduce,
     "report": cmd_report,
+    "site": cmd_site,
+    "history": cmd_history,
     "verify": cmd_verify,
     "new": cmd_new,
 }
