@@ -33,8 +33,8 @@ class Settings:
 
 
 _COMMON = dict(sweep_train_steps=100, sweep_lr=0.01, r_points=41, spike_steps=200, spike_at=50,
-               spike_mul=10_000.0, spike_lr=0.015, clip_norm=1.0, eval_every=5, temp_train_steps=120, temp_lr=0.01,
-               temp_batch=256, onset_ratio=2.0)
+               spike_mul=10_000.0, spike_lr=0.015, clip_norm=1.0, eval_every=5, temp_train_steps=120,
+               temp_lr=0.01, temp_batch=256, onset_ratio=2.0)
 SETTINGS = {
     "quick": Settings(sweep_archs=("linear", "mlp"), random_dirs=4, spike_archs=(), temperatures=(),
                       **_COMMON),
