@@ -18,7 +18,8 @@ def grf_sample(n: int, length_scale: float, m: int, rng: np.random.Generator) ->
     negative round-off eigenvalues clipped to zero), which stays exact where a Cholesky factor of
     the numerically singular K would need jitter."""
     if n < 0 or m < 1 or length_scale <= 0:
-        raise ValueError(f"need n >= 0, m >= 1, length_scale > 0; got n={n}, m={m}, length_scale={length_scale}")
+        raise ValueError(f"need n >= 0, m >= 1, length_scale > 0; got n={n}, m={m}, "
+                         f"length_scale={length_scale}")
     eigenvalues, vectors = np.linalg.eigh(rbf_kernel(np.linspace(0.0, 1.0, m), length_scale))
     factor = vectors * np.sqrt(np.clip(eigenvalues, 0.0, None))
     return rng.standard_normal((n, m)) @ factor.T

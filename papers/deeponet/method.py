@@ -21,7 +21,8 @@ class DeepONet(nn.Module):
     def __init__(self, branch, trunk, activation: type[nn.Module] = nn.ReLU):
         super().__init__()
         if branch[-1] != trunk[-1]:
-            raise ValueError(f"branch and trunk must end in the same width p, got {branch[-1]} and {trunk[-1]}")
+            raise ValueError(f"branch and trunk must end in the same width p, got {branch[-1]} and "
+                             f"{trunk[-1]}")
         self.branch = mlp(branch, activation)
         self.trunk = nn.Sequential(mlp(trunk, activation), activation())
         self.bias = nn.Parameter(torch.zeros(()))

@@ -26,7 +26,8 @@ def test_antiderivative_starts_at_x0_and_works_row_wise():
 
 
 def test_small_angle_pendulum_matches_the_linear_closed_form():
-    # s1'' + s1 = eps cos(w t), s(0) = s'(0) = 0: s1 = eps (cos wt - cos t) / (1 - w^2); sin s1 - s1 = O(eps^3)
+    # s1'' + s1 = eps cos(w t), s(0) = s'(0) = 0: s1 = eps (cos wt - cos t) / (1 - w^2);
+    # sin s1 - s1 = O(eps^3)
     eps, w = 1e-3, 3.0
     t = np.linspace(0.0, 1.0, 51)
     s1, s2 = solve_pendulum(lambda time: eps * np.cos(w * time), t)
