@@ -66,3 +66,50 @@ def test_synchronized_blocks_on_jax_results():
     synchronized(lambda: jnp.ones(3), "cpu")()
     synchronized(lambda: [Lazy()], "cpu")()
     assert seen == ["blocked"]
+
+
+REFERENCE_PY = '''
+import time
+
+def sleeping_pair(ms):
+    """Ours sleeps twice as long as the reference."""
+    return (lambda: time.sleep(2 * ms / 1000)), (lambda: time.sleep(ms / 1000))
+
+PAIRS = {"sleeping": (sleeping_pair, {"ms": [1]})}
+'''
+
+
+@pytest.fixture
+def reference_files(fake_papers):
+    """benchmarks.reference_suite over the fake package, with a reference.py in paper `good` and a
+    broken one in paper `nan` (removed afterwards: the fake package is shared by the session)."""
+    written = {fake_papers / "good" / "reference.py": REFERENCE_PY,
+               fake_papers / "nan" / "reference.py": "import a_reference_package_that_is_not_installed\n"}
+    for path, text in written.items():
+        path.write_text(text)
+    try:
+        yield
+    finally:
+        for path in written:
+            path.unlink()
+
+
+def test_reference_pairs_time_both_sides_and_track_the_ratio(reference_files, capsys):
+    import benchmarks.reference_suite
+
+    reference_suite = importlib.reload(benchmarks.reference_suite)
+    assert [n for n in vars(reference_suite) if n.startswith("Reference_")] == ["Reference_good"]
+    assert "nan: reference.py does not import" in capsys.readouterr().err
+    cls = reference_suite.Reference_good
+    assert cls.time_sleeping.params == [[1], ["ours", "reference"]]
+    assert cls.time_sleeping.param_names == ["ms", "side"]
+    assert cls.track_sleeping_ratio.params == [[1]] and cls.track_sleeping_ratio.unit == "ours / reference"
+    bench = cls()
+    for side in ("ours", "reference"):
+        cls.time_sleeping.setup(1, side)
+        cls.time_sleeping(bench, 1, side)
+        cls.time_sleeping.teardown(1, side)
+    cls.track_sleeping_ratio.setup(1)
+    ratio = cls.track_sleeping_ratio(bench, 1)
+    cls.track_sleeping_ratio.teardown(1)
+    assert 1.2 < ratio < 4.0  # ours / reference: the side sleeping twice as long is "ours"
