@@ -1,5 +1,5 @@
 """Our EK-FAC influence scores next to kronfluence's (the open-source EK-FAC influence library of the
-paper's first author) on the same model, data and damping.
+paper's second author, Juhan Bae) on the same model, data and damping.
 
 Definitional differences, matched before comparing:
 - Expectation over labels: we take the GGN's expectation over the model's own predictive

@@ -206,7 +206,7 @@ def test_unknown_loss_is_a_clear_error():
 
 
 def test_ekfac_scores_agree_with_kronfluence(one_thread):
-    """Against kronfluence (the paper's first author's EK-FAC library) with the definitions matched;
+    """Against kronfluence (the EK-FAC library of the paper's second author) with the definitions matched;
     the query and candidate sets differ, so a transposed or misaligned result would fail."""
     pytest.importorskip("kronfluence")
     from papers.influence_ekfac import reference
