@@ -81,6 +81,7 @@ def _pair_benchmarks(slug: str, name: str, factory, params: dict) -> dict:
         bench.version, bench.timeout = version, 600
         bench.__doc__ = (factory.__doc__ or "").strip().splitlines()[0] if factory.__doc__ else ""
     time_pair.rounds, time_pair.repeat, time_pair.warmup_time = 1, (1, 5, 10.0), 0.5
+    track_ratio.timeout = 1800  # ROUNDS rounds of both sides: kronfluence's fit and score take seconds each
     return {f"time_{name}": time_pair, f"track_{name}_ratio": track_ratio}
 
 
