@@ -69,11 +69,9 @@ def test_synchronized_blocks_on_jax_results():
 
 
 REFERENCE_PY = '''
-import time
-
 def sleeping_pair(ms):
-    """Ours sleeps twice as long as the reference."""
-    return (lambda: time.sleep(2 * ms / 1000)), (lambda: time.sleep(ms / 1000))
+    """Two callables naming their side."""
+    return (lambda: "ours"), (lambda: "reference")
 
 PAIRS = {"sleeping": (sleeping_pair, {"ms": [1]})}
 '''
@@ -94,8 +92,9 @@ def reference_files(fake_papers):
             path.unlink()
 
 
-def test_reference_pairs_time_both_sides_and_track_the_ratio(reference_files, capsys):
+def test_reference_pairs_time_both_sides_and_track_the_ratio(reference_files, capsys, monkeypatch):
     import benchmarks.reference_suite
+    import papers.common.timing
 
     reference_suite = importlib.reload(benchmarks.reference_suite)
     assert [n for n in vars(reference_suite) if n.startswith("Reference_")] == ["Reference_good"]
@@ -109,7 +108,15 @@ def test_reference_pairs_time_both_sides_and_track_the_ratio(reference_files, ca
         cls.time_sleeping.setup(1, side)
         cls.time_sleeping(bench, 1, side)
         cls.time_sleeping.teardown(1, side)
+    seen = []
+
+    def fake_ratios(fn_a, fn_b, rounds):
+        seen.append((fn_a(), fn_b(), rounds))
+        return [3.0, 1.0, 2.0, 10.0, 0.5]
+
+    monkeypatch.setattr(papers.common.timing, "interleaved_ratios", fake_ratios)
     cls.track_sleeping_ratio.setup(1)
     ratio = cls.track_sleeping_ratio(bench, 1)
     cls.track_sleeping_ratio.teardown(1)
-    assert 1.2 < ratio < 4.0  # ours / reference: the side sleeping twice as long is "ours"
+    assert seen == [("ours", "reference", reference_suite.ROUNDS)]  # seconds of ours over the reference's
+    assert ratio == 2.0  # the median of the rounds
