@@ -61,7 +61,6 @@ test: venv
 mutate: venv
 	rm -rf mutants
 	$(PY) -m mutmut run --max-children $(JOBS) || true
-	$(PY) -m mutmut export-cicd-stats
 	$(PY) scripts/mutation_report.py
 
 # asv: the machine file (~/.asv-machine.json) is written with every field, from asv's own

@@ -96,9 +96,26 @@ def build_parser() -> argparse.ArgumentParser:
         "--timeout",
         type=_positive_seconds,
         default=None,
-        help="seconds per paper with --all (default 300 quick, 1800 full)",
+        help="seconds per paper with --all, per seed with --executor dask (default 300 quick, 1800 full)",
     )
     rep.add_argument("--results-dir", type=Path, default=None, help="where records go (default results/)")
+    rep.add_argument(
+        "--executor",
+        default="local",
+        choices=("local", "dask"),
+        help="local: processes on this machine (default); dask: each seed of each paper a task on a "
+        "dask.distributed cluster (needs the `cluster` extra; --jobs does not apply)",
+    )
+    rep.add_argument(
+        "--scheduler",
+        default=None,
+        help="with --executor dask: the address of a running scheduler, tcp://HOST:PORT",
+    )
+    rep.add_argument(
+        "--cluster",
+        default=None,
+        help="with --executor dask: local:N starts a LocalCluster of N one-thread workers on 127.0.0.1",
+    )
     rep.add_argument("--no-report", action="store_true", help="do not refresh REPORT.md and SUMMARY.md")
     rep.add_argument(
         "--quiet", action="store_true", help="print one summary line instead of the claims table"
@@ -235,6 +252,10 @@ def cmd_reproduce(args) -> int:
     results_dir = args.results_dir or RESULTS_DIR
     if args.all == bool(args.slug):
         raise runner.UsageError("name one paper, or pass --all")
+    if args.executor == "dask":
+        return _reproduce_dask(args, results_dir)
+    if args.scheduler or args.cluster:
+        raise runner.UsageError("--scheduler and --cluster need --executor dask")
     if args.all:
         return _reproduce_all(args, results_dir)
     record = runner.run_paper(args.slug, args.tier, args.device, args.seed, results_dir, jobs=args.jobs)
@@ -303,6 +324,85 @@ def _reproduce_all(args, results_dir: Path) -> int:
         + (f"; failed: {', '.join(failed)}" if failed else "")
     )
     rc = EXIT_FAILED if failed or errors else 0
+    if not args.no_report:
+        rc = max(rc, _report(results_dir))
+    return rc
+
+
+def _reproduce_dask(args, results_dir: Path) -> int:
+    """`--executor dask`: one paper's seeds, or every paper's (--all), as tasks on a cluster."""
+    from papers.harness import dask_executor, runner
+
+    errors = []
+    if args.all:
+        infos, errors = registry.all_infos()
+        for e in errors:
+            print(f"papers: error: {e}", file=sys.stderr)
+        chosen = [
+            i.slug for i in infos if args.tier in i.tiers and (args.device != "cuda" or "cuda" in i.devices)
+        ]
+        if not chosen:
+            raise runner.UsageError(f"no paper has tier {args.tier!r}")
+    else:
+        chosen = [args.slug]
+        registry.info(args.slug)
+    runner.check_writable(results_dir)
+    timeout = args.timeout or runner.DEFAULT_TIMEOUT[args.tier]
+    done = []
+
+    def on_done(r):
+        done.append(r)
+        if args.all:
+            print(
+                f"  {r.seconds:7.1f} s  {r.slug}: {_one_line(r.record) if r.record else r.message}",
+                flush=True,
+            )
+
+    t0 = time.perf_counter()
+    with dask_executor.connect(args.scheduler, args.cluster) as client:
+        if args.device == "cuda" and not dask_executor.cluster_gpus(client):
+            print("no worker offers the resource GPU=1 yet: the cuda seeds wait for one", file=sys.stderr)
+        if args.all:
+            print(
+                f"running {len(chosen)} papers at tier {args.tier} on the Dask cluster at "
+                f"{client.scheduler.address}, timeout {timeout:g} s per seed",
+                flush=True,
+            )
+        try:
+            results = dask_executor.run_papers(
+                client, chosen, args.tier, args.device, args.seed, timeout, results_dir, on_done=on_done
+            )
+        except KeyboardInterrupt:
+            if not args.all:
+                raise
+            written = ", ".join(r.slug for r in done if r.record) or "none"
+            print(
+                f"papers: interrupted; records written before that: {written}; the running seeds were "
+                "cancelled and their records left as they were",
+                file=sys.stderr,
+            )
+            if done and not args.no_report:
+                _report(results_dir)
+            return EXIT_INTERRUPTED
+    refused = [r for r in results if r.record is None]
+    if not args.all:
+        if refused:
+            raise dask_executor.MixedCommits(refused[0].message)
+        record = results[0].record
+        if args.quiet:
+            print(_one_line(record))
+        else:
+            _print_claims(record)
+        rc = EXIT_FAILED if record.status == "error" else 0
+    else:
+        for r in refused:
+            print(f"papers: error: {r.message}", file=sys.stderr)
+        failed = [r.slug for r in results if r.returncode != 0]
+        print(
+            f"total {time.perf_counter() - t0:.1f} s for {len(results)} papers"
+            + (f"; failed: {', '.join(failed)}" if failed else "")
+        )
+        rc = EXIT_USAGE if refused else EXIT_FAILED if failed or errors else 0
     if not args.no_report:
         rc = max(rc, _report(results_dir))
     return rc

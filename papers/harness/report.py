@@ -107,6 +107,16 @@ def _headline(r: Record) -> str:
     )
 
 
+def workers_line(env: dict) -> str:
+    """Which machines ran the seeds (records made with `--executor dask`); blank otherwise."""
+    workers = env.get("workers") or []
+    return "; ".join(
+        f"seed {w.get('seed_index')}: {w.get('hostname')} ({w.get('worker') or 'local'}, commit "
+        f"{str(w.get('commit') or 'unknown')[:10]}, {w.get('seconds')} s)"
+        for w in workers
+    )
+
+
 def _record_section(info, r: Record, failed: Record | None) -> list[str]:
     tier = info.tiers.get(r.tier)
     seeds = f"{len(r.seeds)} seeds ({', '.join(map(str, r.seeds))})" if len(r.seeds) > 1 else f"seed {r.seed}"
@@ -224,6 +234,7 @@ def _record_section(info, r: Record, failed: Record | None) -> list[str]:
         f"- GPU: {gpu['name'] + ', driver ' + str(gpu['driver']) if gpu else 'none used'}",
         f"- Packages: {pk}",
         f"- Platform: {env.get('platform')}",
+        *([f"- Workers (dask): {workers_line(env)}"] if env.get("workers") else []),
         "",
         "</details>",
         "",
@@ -400,8 +411,9 @@ def _summary_markdown(frame, infos, broken: set[str]) -> str:
     for tier in ("quick", "full"):
         part = frame[frame["tier"] == tier]
         if len(part):
+            n_papers = part["paper"].nunique()
             lines += [
-                f"At the {tier} tier, over {part['paper'].nunique()} papers: "
+                f"At the {tier} tier, over {n_papers} paper{'s' if n_papers != 1 else ''}: "
                 f"{int(part['paper_claims_reproduced'].sum())} paper claims reproduced, "
                 f"{int(part['paper_claims_not_reproduced'].sum())} not reproduced, "
                 f"{int(part['paper_claims_inconclusive'].sum())} inconclusive, "

@@ -15,7 +15,14 @@ from papers.harness import registry
 from papers.harness.claims import ERROR, INCONCLUSIVE, NOT_CHECKED, NOT_REPRODUCED, REPRODUCED
 from papers.harness.history import HistoryError, claim_history
 from papers.harness.record import ClaimResult, Record
-from papers.harness.report import failed_attempts, fmt, fmt_interval, fmt_mean_interval, sorted_records
+from papers.harness.report import (
+    failed_attempts,
+    fmt,
+    fmt_interval,
+    fmt_mean_interval,
+    sorted_records,
+    workers_line,
+)
 from papers.harness.store import RESULTS_DIR, read_all, write_bytes
 
 SITE_DIR = "site"
@@ -133,6 +140,8 @@ def _provenance(r: Record) -> list[str]:
         ("packages", packages),
         ("platform", env.get("platform")),
     ]
+    if env.get("workers"):
+        items.append(("workers (dask)", workers_line(env)))
     return (
         ["<details><summary>Provenance</summary><table>"]
         + [f"<tr><th>{k}</th><td>{_e(v)}</td></tr>" for k, v in items]

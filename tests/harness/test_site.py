@@ -186,3 +186,14 @@ def test_the_site_in_a_real_browser(good_results, tmp_path):
         assert driver.save_screenshot(str(tmp_path / "good.png"))
     finally:
         driver.quit()
+
+
+def test_sparkline_uses_a_log_scale_for_wide_positive_ranges_and_centres_one_point():
+    wide = sparkline([(1, "a", 1.0), (2, "b", 10.0), (3, "c", 1000.0)])
+    assert 'cx="90.0" cy="22.7"' in wide  # log10: 10 sits a third of the way up
+    narrow = sparkline([(1, "a", 1.0), (2, "b", 10.0), (3, "c", 99.0)])
+    assert 'cx="90.0" cy="29.4"' in narrow  # linear: (10 - 1) / 98 of the way up
+    signed = sparkline([(1, "a", -1.0), (2, "b", 10.0), (3, "c", 1000.0)])
+    assert 'cx="90.0" cy="31.7"' in signed  # not all positive: linear
+    one = sparkline([(1, "abcdefghijkl", 5.0)])
+    assert 'cx="90.0" cy="32.0"' in one and "<title>abcdefghij: 5</title>" in one
