@@ -3,6 +3,7 @@ the kernel wrapper's synchronisation and thread limit."""
 
 import importlib
 import math
+import sys
 
 import pytest
 
@@ -69,9 +70,11 @@ def test_synchronized_blocks_on_jax_results():
 
 
 REFERENCE_PY = '''
+CALLS = []
+
 def sleeping_pair(ms):
-    """Two callables naming their side."""
-    return (lambda: "ours"), (lambda: "reference")
+    """Two callables naming their side (and noting each call)."""
+    return (lambda: CALLS.append("ours") or "ours"), (lambda: CALLS.append("reference") or "reference")
 
 PAIRS = {"sleeping": (sleeping_pair, {"ms": [1]})}
 '''
@@ -104,10 +107,13 @@ def test_reference_pairs_time_both_sides_and_track_the_ratio(reference_files, ca
     assert cls.time_sleeping.param_names == ["ms", "side"]
     assert cls.track_sleeping_ratio.params == [[1]] and cls.track_sleeping_ratio.unit == "ours / reference"
     bench = cls()
-    for side in ("ours", "reference"):
+    calls = sys.modules["fakepapers.good.reference"].CALLS
+    for side in ("reference", "ours"):
         cls.time_sleeping.setup(1, side)
+        calls.clear()
         cls.time_sleeping(bench, 1, side)
         cls.time_sleeping.teardown(1, side)
+        assert calls == [side]  # the timed call is that side's, once
     seen = []
 
     def fake_ratios(fn_a, fn_b, rounds):
