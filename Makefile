@@ -12,12 +12,13 @@ JOBS ?= 2
 RANGE ?= HEAD~5..HEAD
 MACHINE ?= $(shell hostname)
 
-.PHONY: help venv reproduce reproduce-all report verify test mutate bench bench-dev bench-history publish asv-machine
+.PHONY: help venv reproduce reproduce-all report site verify test mutate bench bench-dev bench-history publish asv-machine
 
 help:
 	@echo "make reproduce PAPER=<slug> [TIER=quick|full] [DEVICE=auto|cpu|cuda] [SEED=N]  one paper, its claims judged"
 	@echo "make reproduce-all [TIER=quick] [JOBS=2]   every paper, each in its own process"
 	@echo "make report                                 REPORT.md per paper, results/SUMMARY.md and summary.csv"
+	@echo "make site                                   results/site/index.html: the static web report (open in a browser)"
 	@echo "make test                                   ruff and the test suite (what CI runs)"
 	@echo "make mutate                                 mutation score of papers/harness and papers/common (slow; not in CI)"
 	@echo "make verify                                 validate every claims file and paper folder"
@@ -43,6 +44,10 @@ reproduce-all: venv
 report: venv
 	$(PY) -m papers report
 
+# The static web report: results/site/index.html (generated, not committed).
+site: venv
+	$(PY) -m papers site
+
 verify: venv
 	$(PY) -m papers verify
 
@@ -55,7 +60,6 @@ test: venv
 mutate: venv
 	rm -rf mutants
 	$(PY) -m mutmut run --max-children $(JOBS) || true
-	$(PY) -m mutmut export-cicd-stats
 	$(PY) scripts/mutation_report.py
 
 # asv: the machine file (~/.asv-machine.json) is written with every field, from asv's own

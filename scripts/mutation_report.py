@@ -1,50 +1,83 @@
-"""Write docs/MUTATION.md from mutmut's statistics (`make mutate`): the share of mutants of
-papers/harness and papers/common that the fast tests kill, and the surviving mutants by module."""
+"""Write docs/MUTATION.md from mutmut's per-mutant results (`make mutate`): the share of mutants of
+papers/harness and papers/common that the fast tests kill, per module and in all. A run stopped
+early is reported as such: mutants not yet checked are counted apart, never as killed."""
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
-from collections import Counter
+from collections import Counter, defaultdict
 from datetime import date
 from pathlib import Path
 
 from papers.harness.provenance import cpu_model
 
+CAUGHT = ("killed", "timeout")
+STATUSES = ("killed", "timeout", "survived", "no tests", "suspicious", "not checked")
 
-def main(stats_path: str = "mutants/mutmut-cicd-stats.json", out: str = "docs/MUTATION.md") -> int:
-    stats = json.loads(Path(stats_path).read_text(encoding="utf-8"))
-    judged = stats["killed"] + stats["survived"] + stats["no_tests"] + stats["timeout"] + stats["suspicious"]
-    caught = stats["killed"] + stats["timeout"]
-    score = caught / judged if judged else float("nan")
-    survivors = subprocess.run(
-        [sys.executable, "-m", "mutmut", "results"], capture_output=True, text=True
+
+def parse(results: str) -> dict[str, Counter]:
+    """module -> Counter of statuses, from `mutmut results --all true` lines `name__mutmut_N: status`."""
+    out: dict[str, Counter] = defaultdict(Counter)
+    for line in results.splitlines():
+        name, sep, status = line.strip().rpartition(": ")
+        if not sep or "__mutmut_" not in name:
+            continue
+        status = "no tests" if status == "tests" else status
+        out[name.split(".x")[0]][status] += 1
+    return out
+
+
+def score(counts: Counter) -> tuple[int, int]:
+    """(mutants caught, mutants judged): killed or timed out, of all but the not-yet-checked."""
+    judged = sum(n for status, n in counts.items() if status != "not checked")
+    return sum(counts[s] for s in CAUGHT), judged
+
+
+def report(modules: dict[str, Counter], commit: str, today: str, cpu: str) -> str:
+    """docs/MUTATION.md: the overall score, then one row per module."""
+    total = sum(modules.values(), Counter())
+    caught, judged = score(total)
+    unchecked = total["not checked"]
+    rows = []
+    for module, counts in sorted(modules.items()):
+        c, j = score(counts)
+        share = f"{100 * c / j:.1f} %" if j else "-"
+        rows.append(f"| `{module}` | {share} | " + " | ".join(str(counts[s]) for s in STATUSES) + " |")
+    state = (
+        f"the run was stopped with {unchecked} of {sum(total.values())} mutants not yet checked; the "
+        "score covers the checked ones only"
+        if unchecked
+        else "every mutant was checked"
+    )
+    return "\n".join(
+        [
+            "# Mutation score of papers/harness and papers/common",
+            "",
+            f"*Written by `make mutate` on {today} at commit `{commit}` ({cpu}); mutmut mutates the "
+            "code, and the fast tests (`-m 'not slow'`) that reach each mutated function run against it.*",
+            "",
+            f"**Score: {100 * caught / judged if judged else float('nan'):.1f} %** of {judged} mutants "
+            f"killed or timed out ({state}).",
+            "",
+            "| module | score | " + " | ".join(STATUSES) + " |",
+            "|---|---|" + "---|" * len(STATUSES),
+            *rows,
+            "",
+            "`.venv/bin/mutmut results` lists the survivors; `.venv/bin/mutmut show <name>` shows one.",
+            "",
+        ]
+    )
+
+
+def main(out: str = "docs/MUTATION.md") -> int:
+    results = subprocess.run(
+        [sys.executable, "-m", "mutmut", "results", "--all", "true"], capture_output=True, text=True
     ).stdout
-    by_module = Counter(line.strip().split(".x")[0] for line in survivors.splitlines() if ": " in line)
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True
-    ).stdout.strip()
-    lines = [
-        "# Mutation score of papers/harness and papers/common",
-        "",
-        f"*Written by `make mutate` on {date.today()} at commit `{commit}` ({cpu_model()}); "
-        "mutmut mutates the code, the fast tests (`-m 'not slow'`) of tests/harness and tests/common run "
-        "against each mutant.*",
-        "",
-        f"**Score: {100 * score:.1f} %** of {judged} mutants killed (or timed out): "
-        f"{stats['killed']} killed, {stats['timeout']} timed out, {stats['survived']} survived, "
-        f"{stats['no_tests']} not reached by any fast test, {stats['suspicious']} suspicious.",
-        "",
-        "| module | surviving mutants |",
-        "|---|---|",
-        *[f"| `{module}` | {n} |" for module, n in sorted(by_module.items())],
-        "",
-        "`.venv/bin/mutmut results` lists them; `.venv/bin/mutmut show <name>` shows one.",
-        "",
-    ]
-    Path(out).write_text("\n".join(lines), encoding="utf-8")
-    print(f"mutation score {100 * score:.1f} % ({caught} of {judged}); written to {out}")
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    text = report(parse(results), commit.stdout.strip(), str(date.today()), cpu_model())
+    Path(out).write_text(text, encoding="utf-8")
+    print(text.splitlines()[4])
     return 0
 
 

@@ -1,4 +1,4 @@
-"""`papers list|show|reproduce|report|verify|new`: the command line of the harness.
+"""`papers list|show|reproduce|report|site|history|verify|new`: the command line of the harness.
 
 Exit status: 0 success; 1 a paper's run failed (its record says why) or `verify` found a problem;
 2 bad input (unknown paper, tier or device, a corrupt record or claims file, an unwritable
@@ -64,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     rep = sub.add_parser(
         "reproduce",
         help="run a paper (or --all), judge its claims, write its record and reports",
-        description="Run a paper's tier over its seeds, judge every claim on the 95 %% interval "
+        description="Run a paper's tier over its seeds, judge every claim on the 95 % interval "
         "of its metric, write results/<slug>/<tier>-<device>.json and refresh reports.",
     )
     rep.add_argument("slug", nargs="?", help="the paper to run (see `papers list`)")
@@ -96,9 +96,26 @@ def build_parser() -> argparse.ArgumentParser:
         "--timeout",
         type=_positive_seconds,
         default=None,
-        help="seconds per paper with --all (default 300 quick, 1800 full)",
+        help="seconds per paper with --all, per seed with --executor dask (default 300 quick, 1800 full)",
     )
     rep.add_argument("--results-dir", type=Path, default=None, help="where records go (default results/)")
+    rep.add_argument(
+        "--executor",
+        default="local",
+        choices=("local", "dask"),
+        help="local: processes on this machine (default); dask: each seed of each paper a task on a "
+        "dask.distributed cluster (needs the `cluster` extra; --jobs does not apply)",
+    )
+    rep.add_argument(
+        "--scheduler",
+        default=None,
+        help="with --executor dask: the address of a running scheduler, tcp://HOST:PORT",
+    )
+    rep.add_argument(
+        "--cluster",
+        default=None,
+        help="with --executor dask: local:N starts a LocalCluster of N one-thread workers on 127.0.0.1",
+    )
     rep.add_argument("--no-report", action="store_true", help="do not refresh REPORT.md and SUMMARY.md")
     rep.add_argument(
         "--quiet", action="store_true", help="print one summary line instead of the claims table"
@@ -107,6 +124,31 @@ def build_parser() -> argparse.ArgumentParser:
         "report", help="write results/<slug>/REPORT.md, results/SUMMARY.md and summary.csv"
     )
     report.add_argument("--results-dir", type=Path, default=None)
+    site = sub.add_parser(
+        "site",
+        help="write a static web report (index and one page per paper) under results/site/",
+        description="Write results/site/index.html and one page per paper from the records: claims "
+        "with their intervals and verdicts, figures, provenance, asv's headline-metric history and "
+        "each claim's history in git. Open results/site/index.html in a browser; nothing is fetched.",
+    )
+    site.add_argument(
+        "--results-dir", type=Path, default=None, help="where the records are (default results/)"
+    )
+    site.add_argument(
+        "--asv-results", type=Path, default=None, help="asv's results folder (default .asv/results)"
+    )
+    history = sub.add_parser(
+        "history",
+        help="how each claim's measured value and verdict changed over the commits of its records",
+        description="Read every committed version of the paper's records from git and print, per claim, "
+        "each commit that changed its measured value or verdict (date, commit, value, verdict).",
+    )
+    history.add_argument("slug", help="the paper (see `papers list`)")
+    history.add_argument("--claim", default=None, help="only this claim id")
+    history.add_argument("--tier", default=None, choices=TIERS, help="only this tier")
+    history.add_argument(
+        "--results-dir", type=Path, default=None, help="where the records are (default results/)"
+    )
     verify = sub.add_parser(
         "verify", help="validate every claims file, paper folder and record; runs nothing"
     )
@@ -210,6 +252,10 @@ def cmd_reproduce(args) -> int:
     results_dir = args.results_dir or RESULTS_DIR
     if args.all == bool(args.slug):
         raise runner.UsageError("name one paper, or pass --all")
+    if args.executor == "dask":
+        return _reproduce_dask(args, results_dir)
+    if args.scheduler or args.cluster:
+        raise runner.UsageError("--scheduler and --cluster need --executor dask")
     if args.all:
         return _reproduce_all(args, results_dir)
     record = runner.run_paper(args.slug, args.tier, args.device, args.seed, results_dir, jobs=args.jobs)
@@ -283,6 +329,85 @@ def _reproduce_all(args, results_dir: Path) -> int:
     return rc
 
 
+def _reproduce_dask(args, results_dir: Path) -> int:
+    """`--executor dask`: one paper's seeds, or every paper's (--all), as tasks on a cluster."""
+    from papers.harness import dask_executor, runner
+
+    errors = []
+    if args.all:
+        infos, errors = registry.all_infos()
+        for e in errors:
+            print(f"papers: error: {e}", file=sys.stderr)
+        chosen = [
+            i.slug for i in infos if args.tier in i.tiers and (args.device != "cuda" or "cuda" in i.devices)
+        ]
+        if not chosen:
+            raise runner.UsageError(f"no paper has tier {args.tier!r}")
+    else:
+        chosen = [args.slug]
+        registry.info(args.slug)
+    runner.check_writable(results_dir)
+    timeout = args.timeout or runner.DEFAULT_TIMEOUT[args.tier]
+    done = []
+
+    def on_done(r):
+        done.append(r)
+        if args.all:
+            print(
+                f"  {r.seconds:7.1f} s  {r.slug}: {_one_line(r.record) if r.record else r.message}",
+                flush=True,
+            )
+
+    t0 = time.perf_counter()
+    with dask_executor.connect(args.scheduler, args.cluster) as client:
+        if args.device == "cuda" and not dask_executor.cluster_gpus(client):
+            print("no worker offers the resource GPU=1 yet: the cuda seeds wait for one", file=sys.stderr)
+        if args.all:
+            print(
+                f"running {len(chosen)} papers at tier {args.tier} on the Dask cluster at "
+                f"{client.scheduler.address}, timeout {timeout:g} s per seed",
+                flush=True,
+            )
+        try:
+            results = dask_executor.run_papers(
+                client, chosen, args.tier, args.device, args.seed, timeout, results_dir, on_done=on_done
+            )
+        except KeyboardInterrupt:
+            if not args.all:
+                raise
+            written = ", ".join(r.slug for r in done if r.record) or "none"
+            print(
+                f"papers: interrupted; records written before that: {written}; the running seeds were "
+                "cancelled and their records left as they were",
+                file=sys.stderr,
+            )
+            if done and not args.no_report:
+                _report(results_dir)
+            return EXIT_INTERRUPTED
+    refused = [r for r in results if r.record is None]
+    if not args.all:
+        if refused:
+            raise dask_executor.MixedCommits(refused[0].message)
+        record = results[0].record
+        if args.quiet:
+            print(_one_line(record))
+        else:
+            _print_claims(record)
+        rc = EXIT_FAILED if record.status == "error" else 0
+    else:
+        for r in refused:
+            print(f"papers: error: {r.message}", file=sys.stderr)
+        failed = [r.slug for r in results if r.returncode != 0]
+        print(
+            f"total {time.perf_counter() - t0:.1f} s for {len(results)} papers"
+            + (f"; failed: {', '.join(failed)}" if failed else "")
+        )
+        rc = EXIT_USAGE if refused else EXIT_FAILED if failed or errors else 0
+    if not args.no_report:
+        rc = max(rc, _report(results_dir))
+    return rc
+
+
 def _one_line(record) -> str:
     n = record.counts()
     seeds = f", {len(record.seeds)} seeds" if len(record.seeds) > 1 else ""
@@ -331,6 +456,36 @@ def cmd_report(args) -> int:
     return _report(args.results_dir or RESULTS_DIR)
 
 
+def cmd_site(args) -> int:
+    from papers.harness.site import ASV_RESULTS, write_site
+    from papers.harness.store import RESULTS_DIR
+
+    written, problems = write_site(args.results_dir or RESULTS_DIR, args.asv_results or ASV_RESULTS)
+    for p in problems:
+        print(f"papers: error: {p}", file=sys.stderr)
+    index = next(p for p in written if p.name == "index.html")
+    print(f"wrote {len(written)} files; open {index}")
+    return EXIT_USAGE if problems else 0
+
+
+def cmd_history(args) -> int:
+    from papers.harness.history import HistoryError, claim_history, history_markdown
+    from papers.harness.runner import UsageError
+    from papers.harness.store import RESULTS_DIR
+
+    info = registry.info(args.slug)
+    if args.claim is not None and args.claim not in {c.id for c in info.claims}:
+        raise UsageError(f"{args.slug} has no claim {args.claim!r}; `papers show {args.slug}` lists them")
+    try:
+        changes = claim_history(args.slug, args.results_dir or RESULTS_DIR)
+    except HistoryError as exc:
+        print(f"papers: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    changes = [v for v in changes if (args.claim in (None, v.claim)) and (args.tier in (None, v.tier))]
+    print(history_markdown(args.slug, changes))
+    return 0
+
+
 def cmd_verify(args) -> int:
     from papers.harness.store import RESULTS_DIR
     from papers.harness.verify import problems
@@ -359,6 +514,8 @@ COMMANDS = {
     "show": cmd_show,
     "reproduce": cmd_reproduce,
     "report": cmd_report,
+    "site": cmd_site,
+    "history": cmd_history,
     "verify": cmd_verify,
     "new": cmd_new,
 }

@@ -53,13 +53,18 @@ def fmt(x) -> str:
     return f"{x:.4g}"
 
 
-def fmt_interval(c: ClaimResult) -> str:
-    """The measured mean, with its 95 % interval when it has one (``1.02 [0.98, 1.06]``)."""
-    if c.measured is None:
+def fmt_mean_interval(mean, low, high) -> str:
+    """A mean with its 95 % interval when it has one (``1.02 [0.98, 1.06]``); blank when missing."""
+    if mean is None:
         return ""
-    if c.ci_low is None or c.ci_low == c.ci_high:
-        return fmt(c.measured)
-    return f"{fmt(c.measured)} [{fmt(c.ci_low)}, {fmt(c.ci_high)}]"
+    if low is None or low == high:
+        return fmt(mean)
+    return f"{fmt(mean)} [{fmt(low)}, {fmt(high)}]"
+
+
+def fmt_interval(c: ClaimResult) -> str:
+    """A claim's measured mean, with its 95 % interval when it has one."""
+    return fmt_mean_interval(c.measured, c.ci_low, c.ci_high)
 
 
 def _judged_on(c: ClaimResult) -> str:
@@ -99,6 +104,16 @@ def _headline(r: Record) -> str:
         + (f", {n[ERROR]} error" if n[ERROR] else "")
         + f" of {n['paper_checked']} checked ({n['paper_total']} in all) · checks passed "
         f"{n['checks_passed']} of {n['checks_checked']}"
+    )
+
+
+def workers_line(env: dict) -> str:
+    """Which machines ran the seeds (records made with `--executor dask`); blank otherwise."""
+    workers = env.get("workers") or []
+    return "; ".join(
+        f"seed {w.get('seed_index')}: {w.get('hostname')} ({w.get('worker') or 'local'}, commit "
+        f"{str(w.get('commit') or 'unknown')[:10]}, {w.get('seconds')} s)"
+        for w in workers
     )
 
 
@@ -219,6 +234,7 @@ def _record_section(info, r: Record, failed: Record | None) -> list[str]:
         f"- GPU: {gpu['name'] + ', driver ' + str(gpu['driver']) if gpu else 'none used'}",
         f"- Packages: {pk}",
         f"- Platform: {env.get('platform')}",
+        *([f"- Workers (dask): {workers_line(env)}"] if env.get("workers") else []),
         "",
         "</details>",
         "",
@@ -300,7 +316,8 @@ def _old_rows(results_dir: Path, papers: set[str]) -> list[dict]:
     return [row for row in old.to_dict("records") if row.get("paper") in papers]
 
 
-def _failed_attempts(results_dir: Path, slug: str, problems: list[str]) -> dict:
+def failed_attempts(results_dir: Path, slug: str, problems: list[str]) -> dict:
+    """(tier, device) -> the failed attempt kept beside a good record; unreadable ones go to `problems`."""
     out = {}
     for path in sorted((results_dir / slug).glob("*.failed.json")) if (results_dir / slug).exists() else []:
         try:
@@ -327,7 +344,7 @@ def write_reports(results_dir: Path = RESULTS_DIR) -> tuple[list[Path], list[str
     written = []
     for slug in sorted(known):
         mine = [r for r in records if r.paper == slug]
-        failed = _failed_attempts(results_dir, slug, problems)
+        failed = failed_attempts(results_dir, slug, problems)
         if not mine and not failed and not (results_dir / slug).exists():
             continue
         path = results_dir / slug / "REPORT.md"
@@ -394,8 +411,9 @@ def _summary_markdown(frame, infos, broken: set[str]) -> str:
     for tier in ("quick", "full"):
         part = frame[frame["tier"] == tier]
         if len(part):
+            n_papers = part["paper"].nunique()
             lines += [
-                f"At the {tier} tier, over {part['paper'].nunique()} papers: "
+                f"At the {tier} tier, over {n_papers} paper{'s' if n_papers != 1 else ''}: "
                 f"{int(part['paper_claims_reproduced'].sum())} paper claims reproduced, "
                 f"{int(part['paper_claims_not_reproduced'].sum())} not reproduced, "
                 f"{int(part['paper_claims_inconclusive'].sum())} inconclusive, "

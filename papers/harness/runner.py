@@ -206,9 +206,13 @@ def build_record(
     wall: float,
     outcomes: list[SeedOutcome],
     code: tuple[str | None, bool | None] | None = None,
+    env: dict | None = None,
+    peak_mb: float | None = None,
 ) -> Record:
     """A run's record from its seeds' outcomes: provenance (`code`: the git commit and dirty flag
-    read when the run started; read now when not given), metrics over seeds, every claim judged."""
+    read when the run started; read now when not given; `env` and `peak_mb`: the environment and
+    peak memory of the machines that ran the seeds, this process's when not given), metrics over
+    seeds, every claim judged."""
     info = registry.info(slug)
     failed = [o for o in outcomes if o.status != "ok"]
     status = failed[0].status if failed else "ok"
@@ -267,8 +271,8 @@ def build_record(
         git_dirty=dirty,
         started_at=started.isoformat(timespec="seconds"),
         wall_seconds=round(wall, 3),
-        peak_memory_mb=round(peak_memory_mb(), 1),
-        environment=environment(device),
+        peak_memory_mb=round(peak_memory_mb() if peak_mb is None else peak_mb, 1),
+        environment=environment(device) if env is None else env,
         metrics=metrics,
         claims=claims,
         figures=figures,

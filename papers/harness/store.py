@@ -1,5 +1,5 @@
 """Run records on disk: JSON with a schema version, written atomically (with the umask's mode),
-validated on read, and read back as tidy pandas frames.
+validated on read (tidy pandas frames of them: papers.harness.results).
 
 `results/<slug>/<tier>-<device>.json` is the last good run; a run that failed after a good one
 (a timeout, an error) is written beside it as `<tier>-<device>.failed.json` and keeps the good one.
@@ -26,7 +26,6 @@ __all__ = [
     "read_record",
     "record_paths",
     "read_all",
-    "tidy",
 ]
 
 RESULTS_DIR = Path(__file__).resolve().parents[2] / "results"
@@ -103,53 +102,3 @@ def read_all(results_dir: Path = RESULTS_DIR) -> tuple[list[Record], list[str]]:
             problems.append(str(exc))
     return records, problems
 
-
-def tidy(records: list[Record]):
-    """A pandas DataFrame with one row per claim and one per metric of every record."""
-    import pandas as pd
-
-    rows = []
-    for r in records:
-        base = {
-            "paper": r.paper,
-            "tier": r.tier,
-            "device": r.device,
-            "seeds": len(r.seeds),
-            "status": r.status,
-            "git_commit": r.git_commit,
-            "started_at": r.started_at,
-            "wall_seconds": r.wall_seconds,
-        }
-        for name, m in r.metrics.items():
-            rows.append(
-                {
-                    **base,
-                    "row": "metric",
-                    "name": name,
-                    "value": m.value,
-                    "ci_low": m.ci_low,
-                    "ci_high": m.ci_high,
-                    "unit": m.unit,
-                    "lower_is_better": m.lower_is_better,
-                    "volatile": m.volatile,
-                }
-            )
-        for c in r.claims:
-            rows.append(
-                {
-                    **base,
-                    "row": "claim",
-                    "name": c.id,
-                    "kind": c.kind,
-                    "value": c.measured,
-                    "ci_low": c.ci_low,
-                    "ci_high": c.ci_high,
-                    "metric": c.metric,
-                    "expectation": c.expectation,
-                    "threshold_from": c.threshold_from,
-                    "paper_value": c.paper_value,
-                    "verdict": c.verdict,
-                    "expected_verdict": c.expected_verdict,
-                }
-            )
-    return pd.DataFrame(rows)

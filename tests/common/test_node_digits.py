@@ -17,10 +17,12 @@ from papers.common.node_digits import (
     compare_arms,
     comparison_metrics,
     evaluate,
+    plot_comparison,
     predictor,
     train_interleaved,
     unregularised,
 )
+from papers.harness.policy import use_agg
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py: threads = 1, as the harness runs it
 
@@ -91,6 +93,41 @@ def test_comparison_metrics_are_ratios_to_the_baseline():
     assert m["reg_speedup"].samples == (2.0, 3.0) and m["reg_speedup"].value == pytest.approx(2.5)
     assert m["vanilla_test_steps"].value == 16.5 and m["vanilla_error_pts"].value == pytest.approx(10.0)
     assert "vanilla_nfe_ratio" not in m
+    kinds = {name: (x.unit, x.lower_is_better, x.volatile) for name, x in m.items()}
+    assert kinds == {
+        "vanilla_error_pts": ("points", True, False),
+        "vanilla_test_steps": ("steps", True, False),
+        "vanilla_accuracy": ("fraction", False, False),
+        "vanilla_test_nfe": ("evaluations", True, False),
+        "vanilla_train_s": ("s", True, True),
+        "reg_accuracy": ("fraction", False, False),
+        "reg_test_nfe": ("evaluations", True, False),
+        "reg_train_s": ("s", True, True),
+        "reg_nfe_ratio": ("x", True, False),
+        "reg_accuracy_drop_pts": ("points", True, False),
+        "reg_train_time_ratio": ("x", True, True),
+        "reg_speedup": ("x", False, True),
+    }
+    assert (m["reg_accuracy"].value, m["reg_test_nfe"].value, m["reg_train_s"].value) == (0.88, 40.0, 1.0)
+
+
+def test_comparison_figure_shows_every_arm():
+    use_agg()
+    results = {
+        "vanilla": ArmResult(Evaluation(0.90, 100.0, 16.5), 4.0, [100] * 40, []),
+        "reg": ArmResult(Evaluation(0.88, 40.0, 6.3), 1.0, list(range(40, 80)), [2.0, 4.0, 3.0]),
+    }
+    saved = {}
+    plot_comparison(SimpleNamespace(save_figure=lambda fig, name: saved.update({name: fig})), results)
+    fig = saved["nfe_and_times"]
+    left, right, twin = fig.axes
+    assert [line.get_label() for line in left.get_lines()] == ["vanilla", "reg"]
+    assert len(left.get_lines()[1].get_ydata()) == 40 - 2 + 1  # moving mean over a window of 40 // 20
+    assert left.get_lines()[1].get_ydata()[0] == pytest.approx(40.5)
+    assert [t.get_text() for t in right.get_xticklabels()] == ["vanilla", "reg"]
+    assert [b.get_height() for b in right.patches] == [100.0, 40.0]
+    assert [b.get_height() for b in twin.patches] == [1.0, 3.0]  # no rounds: 1; else the median round
+    assert right.get_ylim()[1] == pytest.approx(130.0) and twin.get_ylim()[1] == pytest.approx(3.9)
 
 
 def test_arms_start_alike_and_see_the_same_batches(monkeypatch):

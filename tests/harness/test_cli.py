@@ -175,27 +175,19 @@ def test_timeout_keeps_the_last_good_record(fake_papers, tmp_path):
     assert "The last attempt failed" in (tmp_path / "slow" / "REPORT.md").read_text()
 
 
-def test_sigterm_to_the_parent_kills_the_running_children(fake_papers, tmp_path):
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "papers",
-            "reproduce",
-            "--all",
-            "--tier",
-            "quick",
-            "--jobs",
-            "1",
-            "--timeout",
-            "600",
-            "--results-dir",
-            str(tmp_path),
-        ],
+def start_all_quick(results_dir):
+    """`papers reproduce --all --tier quick`, one paper at a time, started in the background."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "papers", "reproduce", "--all", "--tier", "quick", "--jobs", "1"]
+        + ["--timeout", "600", "--results-dir", str(results_dir)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def test_sigterm_to_the_parent_kills_the_running_children(fake_papers, tmp_path):
+    proc = start_all_quick(tmp_path)
     deadline = time.time() + 60
     children = []
     while time.time() < deadline and not children:
@@ -215,26 +207,7 @@ def test_sigterm_to_the_parent_kills_the_running_children(fake_papers, tmp_path)
 
 
 def test_sigint_during_all_says_what_was_written(fake_papers, tmp_path):
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "papers",
-            "reproduce",
-            "--all",
-            "--tier",
-            "quick",
-            "--jobs",
-            "1",
-            "--timeout",
-            "600",
-            "--results-dir",
-            str(tmp_path),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = start_all_quick(tmp_path)
     deadline = time.time() + 90
     while time.time() < deadline and not (tmp_path / "good" / "quick-cpu.json").exists():
         time.sleep(0.5)

@@ -13,6 +13,12 @@ def blas_threads():
     return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
 
 
+def run_fresh_python(code: str) -> None:
+    """Run `code` in a new interpreter (nothing imported yet) and fail with its stderr if it fails."""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+
+
 def test_limit_inside_and_previous_setting_after():
     torch.set_num_threads(2)
     blas_before = blas_threads()
@@ -47,8 +53,7 @@ def test_limit_holds_for_torch_imported_after_the_harness():
         "    import torch\n"
         "    assert torch.get_num_threads() == 1, torch.get_num_threads()\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr
+    run_fresh_python(code)
 
 
 def test_agg_backend_is_selected():
@@ -68,5 +73,4 @@ def test_limit_covers_scipys_own_blas_loaded_inside_the_body():
         "              if lib['user_api'] in ('blas', 'openmp')}\n"
         "    assert set(counts.values()) == {1}, counts\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr
+    run_fresh_python(code)

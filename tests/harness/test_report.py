@@ -198,3 +198,34 @@ def test_number_format(x, text):
 def test_interval_format():
     c = fixed_record().claims
     assert fmt_interval(c[0]) == "2" and fmt_interval(c[2]) == "0.1 [-0.2, 0.4]" and fmt_interval(c[3]) == ""
+
+
+def test_summary_matches_the_golden_files(fake_papers, tmp_path):
+    write_record(tmp_path / "good" / "full-cpu.json", fixed_record())
+    quick = fixed_record(tier="quick", seeds=[7], wall_seconds=1.5, started_at="2026-01-03T00:00:00+00:00")
+    write_record(tmp_path / "good" / "quick-cpu.json", quick)
+    write_reports(tmp_path)
+    for name in ("SUMMARY.md", "summary.csv"):
+        assert (tmp_path / name).read_text(encoding="utf-8") == (GOLDEN / name).read_text(encoding="utf-8")
+
+
+def test_the_workers_of_a_dask_run_are_named(fake_papers):
+    env = {
+        "cpu": "x",
+        "workers": [
+            {
+                "seed_index": 0,
+                "hostname": "node1",
+                "worker": "tcp://10.0.0.1:4000",
+                "commit": "0123456789abc",
+                "seconds": 1.5,
+            },
+            {"seed_index": 1, "hostname": "node2", "worker": None, "commit": None, "seconds": 2.0},
+        ],
+    }
+    text = paper_report("good", [fixed_record(environment=env)])
+    assert (
+        "- Workers (dask): seed 0: node1 (tcp://10.0.0.1:4000, commit 0123456789, 1.5 s); "
+        "seed 1: node2 (local, commit unknown, 2.0 s)"
+    ) in text
+    assert "Workers" not in paper_report("good", [fixed_record()])

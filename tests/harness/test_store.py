@@ -3,7 +3,7 @@ import json
 import pytest
 
 from papers.harness.record import ClaimResult, MetricResult, Record
-from papers.harness.store import SCHEMA_VERSION, RecordError, read_all, read_record, tidy, write_record
+from papers.harness.store import SCHEMA_VERSION, RecordError, read_all, read_record, write_record
 
 RECORD = Record(
     paper="demo",
@@ -103,10 +103,3 @@ def test_unreadable_records(tmp_path):
     (tmp_path / "demo" / "full-cpu.json").mkdir()
     records, problems = read_all(tmp_path)
     assert records == [] and len(problems) == 2
-
-
-def test_tidy_frame_has_one_row_per_metric_and_claim():
-    frame = tidy([RECORD])
-    assert sorted(frame["row"]) == ["claim", "metric"]
-    assert set(frame.loc[frame.row == "claim", "verdict"]) == {"reproduced"}
-    assert set(frame.loc[frame.row == "claim", "kind"]) == {"paper"}

@@ -1,0 +1,1 @@
+"""DIFF2: Differential Private Optimization via Gradient Differences (Murata & Suzuki, 2023)."""
