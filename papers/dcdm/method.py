@@ -67,10 +67,12 @@ def ritz_rhs(ritz_vectors: np.ndarray, count: int, rng: np.random.Generator, low
     return (b / np.linalg.norm(b, axis=0)).T
 
 
-def dcdm_solve(A, b: np.ndarray, model, tol: float = 1e-4, maxiter: int = 1000, x0=None):
+def dcdm_solve(A, b: np.ndarray, model, tol: float = 1e-4, maxiter: int = 1000, x0=None, stall_window=None):
     """Algorithm 1: d_k = f(r_{k-1} / ||r_{k-1}||), A-orthogonalised against d_{k-1} and d_{k-2};
-    exact line search alpha_k = d_k^T r_{k-1} / d_k^T A d_k; stop when ||r_k|| <= tol ||b||.
-    Returns (x, relative residual history starting with ||r_0|| / ||b||, iterations)."""
+    exact line search alpha_k = d_k^T r_{k-1} / d_k^T A d_k; stop when ||r_k|| <= tol ||b||, after
+    maxiter iterations, or (with stall_window = w) when the last w iterations did not lower the
+    smallest residual so far by 1 %. Returns (x, relative residual history starting with
+    ||r_0|| / ||b||, iterations done)."""
     x = np.zeros_like(b) if x0 is None else np.array(x0, dtype=float)
     r = b - A @ x
     b_norm = np.linalg.norm(b)
@@ -87,6 +89,9 @@ def dcdm_solve(A, b: np.ndarray, model, tol: float = 1e-4, maxiter: int = 1000, 
         r = r - alpha * Ad
         history.append(np.linalg.norm(r) / b_norm)
         if history[-1] <= tol:
+            return x, history, k
+        w = stall_window
+        if w and k > w and min(history[-w:]) > 0.99 * min(history[:-w]):
             return x, history, k
         previous = [*previous[-1:], (d, Ad, dAd)]
     return x, history, maxiter

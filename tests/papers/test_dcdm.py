@@ -1,6 +1,8 @@
 """Tests of dcdm against independent references: a dense loop-built finite-difference matrix, the
 closed-form eigenvalues of the empty-domain Laplacian, dense eigensolvers and solves, an explicit CG
 loop and scipy's CG."""
+import itertools
+
 import numpy as np
 import pytest
 import scipy.sparse.linalg as spla
@@ -142,3 +144,11 @@ def test_grid_stencil_and_cnn_direction_agree_with_the_sparse_matrix(one_thread)
     f = cnn_direction(build_model(4).eval(), mask)
     r = rng.standard_normal((~mask).sum())
     np.testing.assert_allclose(f(2.0 * r), 2.0 * f(r), rtol=1e-4, atol=1e-6)
+
+
+def test_dcdm_gives_up_when_it_stalls():
+    A = poisson_matrix(8)
+    b = np.random.default_rng(10).standard_normal(64)
+    vectors = itertools.cycle(np.random.default_rng(11).standard_normal((3, 64)))
+    _, history, k = dcdm_solve(A, b, lambda r: next(vectors), tol=1e-8, maxiter=500, stall_window=20)
+    assert k < 500 and history[-1] > 1e-3
