@@ -29,7 +29,8 @@ help:
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[ml,dev]"
+	$(PY) -m pip install --quiet -e ".[ml,dev,reference]"
+	$(PY) -m pip install --quiet --no-deps kronfluence==1.0.1
 	touch $@
 
 venv: $(VENV)/.installed

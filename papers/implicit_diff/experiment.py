@@ -49,6 +49,7 @@ def _run(ctx, settings: Settings):
     X, y = _diabetes(ctx.seed)
     metrics.update(ridge_jacobian_errors(X, y))
     metrics.update(lasso_jacobian_errors(X, y))
+    metrics.update(jaxopt_agreement(X, y, ctx.seed))
     bounds = {"ridge, diabetes (affine J(x̂))": ridge_error_bound(X, y),
               "logistic regression, breast_cancer": logistic_error_bound(ctx.seed)}
     for prefix, bound in zip(("ridge", "logistic"), bounds.values()):
@@ -128,6 +129,29 @@ def lasso_jacobian_errors(X, y):
         errors[mode] = _rel(J, J_ref)
     return {"lasso_jacobian_rel_error": Metric(max(errors.values())),
             "lasso_support_size": Metric(int(np.count_nonzero(np.asarray(w))), "", lower_is_better=False)}
+
+
+def jaxopt_agreement(X, y, seed: int):
+    """Relative difference ‖J_ours - J_jaxopt‖ / ‖J_jaxopt‖ of the implicit Jacobians ∂w*/∂θ from our
+    custom_root and jaxopt's, at the same solution with the same CG: ridge on diabetes (closed-form
+    w*) and binary ℓ2-logistic regression on breast_cancer (Newton w*)."""
+    import jax.numpy as jnp
+
+    from papers.common.datasets import load_split
+    from papers.implicit_diff import problems
+    from papers.implicit_diff.baselines import logistic_solution_and_jacobian, ridge_solution_and_jacobian
+    from papers.implicit_diff.reference import jacobians_at_solution
+
+    theta = jnp.full(X.shape[1], RIDGE_THETA)
+    w, _ = ridge_solution_and_jacobian(X, y, theta)
+    ridge = jacobians_at_solution(problems.ridge_optimality, jnp.asarray(w), theta, X, y)
+    split = load_split("breast_cancer", seed=seed)
+    X_l, s = jnp.asarray(split.X_train), jnp.asarray(2.0 * split.y_train - 1.0)
+    theta_l = jnp.full(X_l.shape[1], LOGISTIC_THETA)
+    w_l, _ = logistic_solution_and_jacobian(X_l, s, theta_l)
+    logistic = jacobians_at_solution(problems.logistic_optimality, jnp.asarray(w_l), theta_l, X_l, s)
+    return {"jaxopt_ridge_jacobian_rel_diff": Metric(_rel(*ridge)),
+            "jaxopt_logistic_jacobian_rel_diff": Metric(_rel(*logistic))}
 
 
 def error_bound_curve(optimality, step: float, w_star, J_star, theta, X, y, counts=COUNTS):

@@ -51,6 +51,7 @@ def run(ctx) -> dict:
     )
     metrics.update(query_batching(ctx, linear, data, results["linear"]))
     metrics["ekfac_linear_mse_ihvp_rel_error"] = Metric(linear_mse_exactness(ctx, data))
+    metrics["kronfluence_score_rel_diff"] = Metric(kronfluence_agreement(ctx, data))
     if s.mlp:
         mlp = _model(ctx, (64, 32, 10))
         train_classifier(
@@ -271,6 +272,22 @@ def linear_mse_exactness(ctx, data) -> float:
     got = ekfac_ihvp(model, data.X_train, damping, loss="mse")(V)
     ref = exact_ihvp(model, data.X_train, damping, loss="mse")(V)
     return (torch.linalg.matrix_norm(got - ref) / torch.linalg.matrix_norm(ref)).item()
+
+
+def kronfluence_agreement(ctx, data) -> float:
+    """Our EK-FAC influence scores against kronfluence's on the same MLP 64-32-10 (tanh, torch's
+    initialisation from the seed: agreement needs no training), fitted on the 1000 candidates and
+    scoring them for the 50 queries, float64 on the CPU, definitions matched (reference.py):
+    max |ours - kronfluence| / max |kronfluence|."""
+    from papers.common.mlp_digits import build_mlp
+    from papers.influence_ekfac.reference import kronfluence_scores, our_scores, relative_difference
+
+    model = build_mlp((64, 32, 10), seed=ctx.seed)
+    q, c = _pick(ctx, len(data.X_test), N_QUERIES, 1), _pick(ctx, len(data.X_train), N_CANDIDATES, 2)
+    queries = data.X_test[q].cpu(), data.y_test[q].cpu()
+    candidates = data.X_train[c].cpu(), data.y_train[c].cpu()
+    return relative_difference(our_scores(model, candidates[0], queries, candidates),
+                               kronfluence_scores(model, candidates[0], queries, candidates))
 
 
 def leave_subset_out(ctx, model, data, res):

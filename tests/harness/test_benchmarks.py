@@ -3,6 +3,7 @@ the kernel wrapper's synchronisation and thread limit."""
 
 import importlib
 import math
+import sys
 
 import pytest
 
@@ -66,3 +67,62 @@ def test_synchronized_blocks_on_jax_results():
     synchronized(lambda: jnp.ones(3), "cpu")()
     synchronized(lambda: [Lazy()], "cpu")()
     assert seen == ["blocked"]
+
+
+REFERENCE_PY = '''
+CALLS = []
+
+def sleeping_pair(ms):
+    """Two callables naming their side (and noting each call)."""
+    return (lambda: CALLS.append("ours") or "ours"), (lambda: CALLS.append("reference") or "reference")
+
+PAIRS = {"sleeping": (sleeping_pair, {"ms": [1]})}
+'''
+
+
+@pytest.fixture
+def reference_files(fake_papers):
+    """benchmarks.reference_suite over the fake package, with a reference.py in paper `good` and a
+    broken one in paper `nan` (removed afterwards: the fake package is shared by the session)."""
+    written = {fake_papers / "good" / "reference.py": REFERENCE_PY,
+               fake_papers / "nan" / "reference.py": "import a_reference_package_that_is_not_installed\n"}
+    for path, text in written.items():
+        path.write_text(text)
+    try:
+        yield
+    finally:
+        for path in written:
+            path.unlink()
+
+
+def test_reference_pairs_time_both_sides_and_track_the_ratio(reference_files, capsys, monkeypatch):
+    import benchmarks.reference_suite
+    import papers.common.timing
+
+    reference_suite = importlib.reload(benchmarks.reference_suite)
+    assert [n for n in vars(reference_suite) if n.startswith("Reference_")] == ["Reference_good"]
+    assert "nan: reference.py does not import" in capsys.readouterr().err
+    cls = reference_suite.Reference_good
+    assert cls.time_sleeping.params == [[1], ["ours", "reference"]]
+    assert cls.time_sleeping.param_names == ["ms", "side"]
+    assert cls.track_sleeping_ratio.params == [[1]] and cls.track_sleeping_ratio.unit == "ours / reference"
+    bench = cls()
+    calls = sys.modules["fakepapers.good.reference"].CALLS
+    for side in ("reference", "ours"):
+        cls.time_sleeping.setup(1, side)
+        calls.clear()
+        cls.time_sleeping(bench, 1, side)
+        cls.time_sleeping.teardown(1, side)
+        assert calls == [side]  # the timed call is that side's, once
+    seen = []
+
+    def fake_ratios(fn_a, fn_b, rounds):
+        seen.append((fn_a(), fn_b(), rounds))
+        return [3.0, 1.0, 2.0, 10.0, 0.5]
+
+    monkeypatch.setattr(papers.common.timing, "interleaved_ratios", fake_ratios)
+    cls.track_sleeping_ratio.setup(1)
+    ratio = cls.track_sleeping_ratio(bench, 1)
+    cls.track_sleeping_ratio.teardown(1)
+    assert seen == [("ours", "reference", reference_suite.ROUNDS)]  # seconds of ours over the reference's
+    assert ratio == 2.0  # the median of the rounds

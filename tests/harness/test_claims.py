@@ -137,6 +137,65 @@ def test_claims_file_is_read_as_utf8_whatever_the_locale(tmp_path, monkeypatch):
         load_paper_info(write(tmp_path, "", raw=(HEAD + claim()).encode() + b"# \xff\xfe\n"))
 
 
+def test_paper_table_defaults(tmp_path):
+    info = load_paper_info(write(tmp_path, claim()))
+    assert (info.devices, info.tags, info.headline_metrics) == (("cpu",), (), ())
+    assert (info.record_rtol, info.threads, info.title, info.arxiv, info.year) == (
+        0.0,
+        None,
+        "T",
+        "1234.5678",
+        2020,
+    )
+    head = HEAD.replace(
+        "year = 2020",
+        'year = 2020\ndevices = ["cpu", "cuda"]\ntags = ["a", "b"]\n'
+        'headline_metrics = ["m"]\nrecord_rtol = 0.01',
+    )
+    info = load_paper_info(write(tmp_path, claim(), head=head))
+    assert (info.devices, info.tags, info.headline_metrics) == (("cpu", "cuda"), ("a", "b"), ("m",))
+    assert info.record_rtol == 0.01
+
+
+@pytest.mark.parametrize(
+    "head, body, message",
+    [
+        (
+            HEAD.replace('quick = "q"', 'full = "f"'),
+            claim(),
+            r"demo/claims.toml: \[tiers\]: a quick tier is required",
+        ),
+        (
+            HEAD.replace("year = 2020", 'year = 2020\ndevices = ["tpu"]'),
+            claim(),
+            r"\[paper\].devices: unknown device 'tpu'",
+        ),
+        (
+            HEAD.replace("year = 2020", "year = 2020\nrecord_rtol = -0.1"),
+            claim(),
+            r"record_rtol must not be negative",
+        ),
+        (
+            HEAD.replace("year = 2020", 'year = "2020"'),
+            claim(),
+            r"demo/claims.toml: \[paper\]: field 'year' must be int",
+        ),
+        (HEAD, "", r"demo/claims.toml: no \[\[claims\]\]"),
+        ("claims = 3\n" + HEAD, "", r"no \[\[claims\]\]"),
+        (HEAD, claim() + claim(id="d", op="nope"), r"claim 'd'.*op"),
+        ("claims = [3]\n" + HEAD, "", r"claim #1: must be a table"),
+    ],
+)
+def test_paper_table_errors_name_file_and_field(tmp_path, head, body, message):
+    with pytest.raises(ClaimsError, match=message):
+        load_paper_info(write(tmp_path, body, head=head))
+
+
+def test_missing_claims_file_is_named(tmp_path):
+    with pytest.raises(ClaimsError, match=r"demo/claims.toml: no claims.toml"):
+        load_paper_info(tmp_path / "demo" / "claims.toml")
+
+
 def test_malformed_toml_and_missing_tables(tmp_path):
     with pytest.raises(ClaimsError, match="not valid TOML"):
         load_paper_info(write(tmp_path, "[[claims]\n"))

@@ -216,3 +216,27 @@ def test_unrolled_jacobian_follows_the_derivative_recursion_of_gradient_descent(
     implicit = [np.linalg.norm(-np.linalg.solve(H + np.diag(theta), np.diag(w_k)) - J_star)
                 / np.linalg.norm(J_star) for w_k in np.asarray(iterates)]
     np.testing.assert_allclose(curve["implicit_err"], implicit, rtol=1e-8)
+
+
+def test_custom_root_agrees_with_jaxopt_and_the_closed_form(classification):
+    """Our custom_root and jaxopt's (the paper's library) at the same logistic-regression solution
+    with the same CG: equal to round-off, and both equal to the dense -H⁻¹ diag(w*)."""
+    pytest.importorskip("jaxopt")
+    from papers.implicit_diff.reference import jacobians_at_solution
+
+    X, s = classification
+    theta = jnp.asarray([0.05, 0.1, 0.2, 0.3])
+    w, J = baselines.logistic_solution_and_jacobian(X, s, theta)
+    ours, theirs = jacobians_at_solution(problems.logistic_optimality, jnp.asarray(w), theta, X, s)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(ours, J, rtol=1e-8, atol=1e-12)
+
+
+def test_reference_timing_pair_computes_the_same_jacobian():
+    pytest.importorskip("jaxopt")
+    from papers.implicit_diff.reference import PAIRS
+
+    factory, params = PAIRS["ridge_jacobian"]
+    ours, theirs = factory(20, 8)
+    assert ours().shape == (8, 8)
+    np.testing.assert_allclose(ours(), theirs(), rtol=1e-12, atol=1e-14)

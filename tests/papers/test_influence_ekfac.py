@@ -203,3 +203,17 @@ def test_unknown_loss_is_a_clear_error():
     model, X, y = _problem()
     with pytest.raises(ValueError, match="unknown loss"):
         layer_data(model, X, None, "hinge")
+
+
+def test_ekfac_scores_agree_with_kronfluence(one_thread):
+    """Against kronfluence (the EK-FAC library of the paper's second author) with the definitions matched;
+    the query and candidate sets differ, so a transposed or misaligned result would fail."""
+    pytest.importorskip("kronfluence")
+    from papers.influence_ekfac import reference
+
+    model, (X, y), queries = reference._digits_problem((64, 16, 10), 120, 6)
+    ours = reference.our_scores(model, X, queries, (X, y))
+    theirs = reference.kronfluence_scores(model, X, queries, (X, y))
+    assert ours.shape == theirs.shape == (6, 120)
+    torch.testing.assert_close(ours, theirs, rtol=1e-9, atol=1e-9 * float(theirs.abs().max()))
+    assert reference.relative_difference(ours, theirs) < 1e-9

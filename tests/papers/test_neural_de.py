@@ -159,3 +159,25 @@ def test_train_segments_recovers_a_linear_rate():
     func = train_segments(Linear(), truth, ts, np.random.default_rng(0), iterations=150, batch=4, segment=10,
                           lr=5e-2)
     assert abs(func.a.item() + 0.7) < 1e-3
+
+
+def test_reversible_heun_and_adjoint_agree_with_diffrax(one_thread):
+    """Against diffrax's ReversibleHeun (the thesis author's library): same field, inputs and grid."""
+    pytest.importorskip("diffrax")
+    from papers.neural_de.reference import solve_and_gradient_both
+
+    out = solve_and_gradient_both(seed=3, batch=4, steps=50, t1=1.0)
+    (ys, grad), (ys_ref, grad_ref) = out["ours"], out["diffrax"]
+    assert ys.shape == ys_ref.shape == (51, 4, 2)
+    assert grad.shape == grad_ref.shape == (8 + 64 * 2 + 64 + 128 + 2,)  # y0, W1, b1, W2, b2
+    np.testing.assert_allclose(ys, ys_ref, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(grad, grad_ref, rtol=1e-10, atol=1e-14)
+
+
+def test_reference_forward_pair_solves_the_same_problem(one_thread):
+    pytest.importorskip("diffrax")
+    from papers.neural_de.reference import PAIRS
+
+    factory, _ = PAIRS["reversible_heun_forward"]
+    ours, theirs = factory(8, 20)
+    np.testing.assert_allclose(ours().numpy(), np.asarray(theirs()), rtol=1e-5, atol=1e-6)

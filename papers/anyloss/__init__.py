@@ -1,0 +1,1 @@
+"""AnyLoss: Transforming Classification Metrics into Loss Functions (arXiv 2405.14745)."""
