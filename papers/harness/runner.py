@@ -120,6 +120,7 @@ def run_seed(
         n_seeds=n_seeds,
     )
     out = SeedOutcome(index, seed)
+    t0 = time.perf_counter()
     try:
         with limit_threads(registry.info(slug).threads):
             raw = registry.experiment(slug).run(ctx)
@@ -132,6 +133,10 @@ def run_seed(
         out.status = "error"
         out.error = f"{type(exc).__name__}: {exc}\n" + "".join(traceback.format_exc(limit=-4))
     out.figures = list(ctx.figures)
+    if n_seeds > 1:  # progress bars are silent off a terminal: a long run still says how far it is
+        ctx.log(
+            f"{tier} tier, seed {index + 1} of {n_seeds}: {out.status} in {time.perf_counter() - t0:.1f} s"
+        )
     return out
 
 

@@ -33,8 +33,12 @@ def test_good_run_is_judged_and_recorded(fake_papers, tmp_path):
     assert not list((tmp_path / "good").glob(".staging-*")), "the staging folder is removed"
 
 
-def test_every_seed_is_run_and_kept(fake_papers, tmp_path):
+def test_every_seed_is_run_and_kept(fake_papers, tmp_path, capsys):
     record = runner.run_paper("good", "full", "cpu", 0, tmp_path)
+    said = [line for line in capsys.readouterr().err.splitlines() if "seed" in line]
+    assert [line.split(" in ")[0] for line in said] == [
+        f"[good] full tier, seed {i} of 3: ok" for i in (1, 2, 3)
+    ]
     assert len(record.seeds) == 3 and len(set(record.seeds)) == 3
     assert record.seeds[0] == runner.derived_seed("good", 0)
     noise = record.metrics["noise"]
