@@ -54,7 +54,8 @@ def report(modules: dict[str, Counter], commit: str, today: str, cpu: str) -> st
         [
             "# Mutation score of papers/harness and papers/common",
             "",
-            f"*Written by `make mutate` on {today} at commit `{commit}` ({cpu}); mutmut mutates the "
+            "*Written by scripts/mutation_report.py (the last step of `make mutate`) on "
+            f"{today} at commit `{commit}` ({cpu}); mutmut mutates the "
             "code, and the fast tests (`-m 'not slow'`) that reach each mutated function run against it.*",
             "",
             f"**Score: {100 * caught / judged if judged else float('nan'):.1f} %** of {judged} mutants "
