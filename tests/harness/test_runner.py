@@ -135,3 +135,40 @@ def test_git_state_is_read_when_the_run_starts(fake_papers, tmp_path, monkeypatc
     monkeypatch.setattr(runner, "git_state", lambda: next(states))
     record = runner.run_paper("good", "quick", "cpu", 0, tmp_path)
     assert (record.git_commit, record.git_dirty) == ("start-commit", False)
+
+
+def test_every_field_of_the_record_follows_from_the_seeds(fake_papers, tmp_path):
+    """Claim and metric results against values recomputed from the per-seed samples with
+    scipy's t interval (not the harness's)."""
+    from scipy import stats
+
+    def t_interval(xs):
+        mean = sum(xs) / len(xs)
+        low, high = stats.t.interval(0.95, len(xs) - 1, loc=mean, scale=stats.sem(xs))
+        return mean, low, high
+
+    runner.run_paper("good", "full", "cpu", 0, tmp_path)
+    record = read_record(tmp_path / "good" / "full-cpu.json")  # as written and read back
+    y = record.metrics["y"]
+    assert len(y.samples) == 3 and (y.unit, y.lower_is_better, y.volatile) == ("m", True, False)
+    mean, low, high = t_interval(list(y.samples))
+    assert (y.value, y.ci_low, y.ci_high) == pytest.approx((mean, low, high), rel=1e-12)
+    seconds = record.metrics["seconds"]
+    assert (seconds.unit, seconds.volatile) == ("s", True)
+    x = record.metrics["x"]
+    assert (x.value, x.ci_low, x.ci_high, list(x.samples)) == (2.0, 2.0, 2.0, [2.0, 2.0, 2.0])
+
+    claims = {c.id: c for c in record.claims}
+    first = claims["x_at_least_one"]
+    assert (first.measured, first.ci_low, first.ci_high, first.n) == (2.0, 2.0, 2.0, 3)
+    assert (first.paper_value, first.reference, first.threshold_from) == (2.0, 1.0, "paper")
+    assert first.judged_on == {"basis": "value", "mean": 2.0, "low": 2.0, "high": 2.0, "n": 3}
+    check = claims["y_near_x"]
+    assert (check.measured, check.ci_low, check.ci_high, check.n) == pytest.approx((mean, low, high, 3))
+    assert check.reference == pytest.approx(1.0) and check.paper_value is None and check.kind == "check"
+    diffs = [v - 0.5 * 2.0 for v in y.samples]
+    d_mean, d_low, d_high = t_interval(diffs)
+    assert check.judged_on["basis"] == "paired differences" and check.judged_on["n"] == 3
+    got = (check.judged_on["mean"], check.judged_on["low"], check.judged_on["high"])
+    assert got == pytest.approx((d_mean, d_low, d_high), rel=1e-9)
+    assert claims["full_only"].verdict == REPRODUCED and claims["full_only"].measured == 2.0

@@ -63,18 +63,20 @@ def test_failed_write_leaves_the_old_record_and_no_temp_file(tmp_path):
     "broken, message",
     [
         ({"schema_version": 99}, "schema version 99"),
-        ({"schema_version": SCHEMA_VERSION}, "missing field"),
-        ("drop:claims.0.verdict", "missing field 'verdict'"),
+        ({"schema_version": SCHEMA_VERSION}, "record: missing field"),
+        ([1, 2], "not a JSON object"),
+        ("drop:claims.0.verdict", "claim #1: missing field 'verdict'"),
         ("set:claims.0.verdict=maybe", "not a known verdict"),
-        ("set:wall_seconds=fast", "wall_seconds"),
-        ("set:status=fine", "status"),
-        ("set:metrics=[]", "'metrics' must be an object"),
+        ("set:wall_seconds=fast", "record: field 'wall_seconds' has str 'fast', expected float"),
+        ("set:status=fine", "status 'fine' is not one of ok, error, not run"),
+        ("set:metrics=[]", "'metrics' must be an object and 'claims' a list"),
+        ("set:metrics.x=3", "metric 'x' must be an object"),
     ],
 )
 def test_incomplete_or_corrupt_records_are_one_clear_error(tmp_path, broken, message):
     path = tmp_path / "demo" / "quick-cpu.json"
     data = RECORD.to_dict()
-    if isinstance(broken, dict):
+    if not isinstance(broken, str):
         data = broken
     elif broken.startswith("drop:"):
         del data["claims"][0]["verdict"]
@@ -83,6 +85,8 @@ def test_incomplete_or_corrupt_records_are_one_clear_error(tmp_path, broken, mes
         value = [] if value == "[]" else value
         if key.startswith("claims.0."):
             data["claims"][0][key.split(".")[-1]] = value
+        elif key.startswith("metrics."):
+            data["metrics"][key.split(".")[-1]] = int(value)
         else:
             data[key] = value
     path.parent.mkdir(parents=True, exist_ok=True)
