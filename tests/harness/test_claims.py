@@ -278,6 +278,10 @@ def test_interval_is_the_student_t_interval_of_the_mean():
     iv = interval(xs)
     assert iv.mean == pytest.approx(5.0) and iv.low == pytest.approx(low) and iv.high == pytest.approx(high)
     assert interval([3.0, 3.0, 3.0]).deterministic and interval([2.5]).low == 2.5
+    two = interval([1.0, 3.0])  # two distinct samples: t(0.975, 1) = 12.706, s / sqrt(n) = 1
+    assert (two.low, two.high, two.n) == pytest.approx((2.0 - 12.7062047, 2.0 + 12.7062047, 2))
+    with pytest.raises(ValueError, match="no samples"):
+        interval([])
 
 
 def test_noisy_metric_over_five_seeds():

@@ -76,6 +76,10 @@ def test_nan_metric_is_an_error_status(fake_papers, tmp_path):
     assert record.status == "error" and "non-finite" in record.error
     assert verdicts(record)["x_at_least_one"] == ERROR
     assert record.metrics["x"].value is None
+    x = record.metrics["x"]
+    assert (x.raw, x.samples, x.unit, x.lower_is_better, x.volatile) == ("nan", [None], "", True, False)
+    missing = next(c for c in record.claims if c.id == "x_at_least_one")
+    assert (missing.measured, missing.n, missing.expected_verdict) == (None, 0, REPRODUCED)
 
 
 def test_a_failed_run_keeps_the_last_good_record(fake_papers, tmp_path):

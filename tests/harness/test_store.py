@@ -107,3 +107,20 @@ def test_unreadable_records(tmp_path):
     (tmp_path / "demo" / "full-cpu.json").mkdir()
     records, problems = read_all(tmp_path)
     assert records == [] and len(problems) == 2
+
+
+def test_metric_result_from_one_run_keeps_its_samples_and_from_seeds_their_values():
+    from papers.harness.metric import Metric
+
+    one = MetricResult.from_metrics([Metric(samples=[1.0, 2.0, 6.0], unit="x", volatile=True)])
+    assert one.samples == [1.0, 2.0, 6.0] and one.value == 3.0 and (one.unit, one.volatile) == ("x", True)
+    seeds = MetricResult.from_metrics([Metric(samples=[1.0, 2.0]), Metric(5.0), Metric(7.5)])
+    assert seeds.samples == [1.5, 5.0, 7.5] and seeds.value == pytest.approx(14 / 3)
+    bad = MetricResult.from_metrics([Metric(1.0, "m", False), Metric(float("inf"), "m", False)])
+    assert (bad.value, bad.samples, bad.raw, bad.unit, bad.lower_is_better) == (
+        None,
+        [1.0, None],
+        "inf",
+        "m",
+        False,
+    )
