@@ -327,6 +327,27 @@ def test_than_with_unequal_sample_counts_uses_welch():
         make(op="<", value=None, than="base"), {"m": [1.0, 1.1, 0.9], "base": [5.0, 5.2, 4.8, 5.1]}, "quick"
     )
     assert j.verdict == REPRODUCED and "Welch" in j.basis
+    # Welch's interval of mean(m) - 2 mean(base) is scipy's for m against 2 * base.
+    m, base = [1.0, 1.3, 0.7, 1.2], [0.4, 0.9, 0.5]
+    j = judge(make(op="<", value=None, than="base", factor=2.0), {"m": m, "base": base}, "quick")
+    ci = stats.ttest_ind(m, [2 * b for b in base], equal_var=False).confidence_interval(0.95)
+    assert j.judged_on.mean == pytest.approx(sum(m) / 4 - 2 * sum(base) / 3)
+    assert (j.judged_on.low, j.judged_on.high) == pytest.approx((ci.low, ci.high))
+    assert j.judged_on.n == 7 and j.basis == "difference of means (Welch)"
+    same = judge(make(op="<", value=None, than="base"), {"m": [1.0, 1.0], "base": [3.0, 3.0, 3.0]}, "quick")
+    assert (same.judged_on.low, same.judged_on.high, same.verdict) == (-2.0, -2.0, REPRODUCED)
+
+
+@pytest.mark.parametrize("many", ["m", "base"])
+def test_than_against_a_single_sample_uses_differences_from_it(many):
+    samples = [1.0, 2.0, 6.0]
+    data = {"m": samples, "base": [0.5]} if many == "m" else {"m": [0.5], "base": samples}
+    j = judge(make(op=">", value=None, than="base", factor=2.0), data, "quick")
+    diffs = [x - 2.0 * 0.5 for x in samples] if many == "m" else [0.5 - 2.0 * y for y in samples]
+    mean = sum(diffs) / 3
+    low, high = stats.t.interval(0.95, 2, loc=mean, scale=stats.sem(diffs))
+    assert j.basis == "differences" and j.judged_on.n == 3
+    assert (j.judged_on.mean, j.judged_on.low, j.judged_on.high) == pytest.approx((mean, low, high))
 
 
 def test_metric_samples_give_the_mean():
