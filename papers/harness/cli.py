@@ -309,15 +309,7 @@ def _reproduce_all(args, results_dir: Path) -> int:
             chosen, args.tier, args.device, args.seed, args.jobs, timeout, results_dir, on_done=on_done
         )
     except KeyboardInterrupt:
-        written = ", ".join(r.slug for r in done) or "none"
-        print(
-            f"papers: interrupted; records written before that: {written}; the running papers were stopped "
-            "and their records left as they were",
-            file=sys.stderr,
-        )
-        if done and not args.no_report:
-            _report(results_dir)
-        return EXIT_INTERRUPTED
+        return _interrupted([r.slug for r in done], "running papers were stopped", args, results_dir)
     failed = [r.slug for r in results if r.returncode != 0]
     print(
         f"total {time.perf_counter() - t0:.1f} s for {len(results)} papers"
@@ -375,15 +367,8 @@ def _reproduce_dask(args, results_dir: Path) -> int:
         except KeyboardInterrupt:
             if not args.all:
                 raise
-            written = ", ".join(r.slug for r in done if r.record) or "none"
-            print(
-                f"papers: interrupted; records written before that: {written}; the running seeds were "
-                "cancelled and their records left as they were",
-                file=sys.stderr,
-            )
-            if done and not args.no_report:
-                _report(results_dir)
-            return EXIT_INTERRUPTED
+            written = [r.slug for r in done if r.record]
+            return _interrupted(written, "running seeds were cancelled", args, results_dir)
     refused = [r for r in results if r.record is None]
     if not args.all:
         if refused:
@@ -406,6 +391,18 @@ def _reproduce_dask(args, results_dir: Path) -> int:
     if not args.no_report:
         rc = max(rc, _report(results_dir))
     return rc
+
+
+def _interrupted(written: list[str], stopped: str, args, results_dir: Path) -> int:
+    """Ctrl-C during `--all`: name the records written so far, refresh the reports for them."""
+    print(
+        f"papers: interrupted; records written before that: {', '.join(written) or 'none'}; the "
+        f"{stopped} and their records left as they were",
+        file=sys.stderr,
+    )
+    if written and not args.no_report:
+        _report(results_dir)
+    return EXIT_INTERRUPTED
 
 
 def _one_line(record) -> str:
