@@ -103,7 +103,7 @@ def add_noise(u: np.ndarray, sigma: float, rng: np.random.Generator) -> np.ndarr
 
 def attention_backend(device: str):
     """torch's plain (math) attention on cpu: its fused cpu kernels are several times slower for these
-    short sequences and 8-wide heads; the default elsewhere."""
+    short sequences and 16-wide heads; the default elsewhere."""
     from torch.nn.attention import SDPBackend, sdpa_kernel
 
     return sdpa_kernel([SDPBackend.MATH]) if device == "cpu" else contextlib.nullcontext()

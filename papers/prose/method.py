@@ -280,7 +280,7 @@ class ProseModel(nn.Module):
         (teacher forcing)."""
         length = tokens_in.shape[1]
         h = self.output_embed(tokens_in) + self._positions(length, tokens_in.device)
-        causal = nn.Transformer.generate_square_subsequent_mask(length, device=tokens_in.device)
+        causal = torch.ones(length, length, dtype=torch.bool, device=tokens_in.device).triu(1)
         h = self.symbol_decoder(h, memory, tgt_mask=causal, tgt_is_causal=True,
                                 tgt_key_padding_mask=tokens_in == TOKEN_ID[PAD],
                                 memory_key_padding_mask=mask)
