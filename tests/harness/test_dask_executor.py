@@ -355,8 +355,19 @@ def test_the_readme_slurm_recipe_renders_a_job_script(monkeypatch, capsys):
 
 
 def seed_processes(slug):
-    out = subprocess.run(["pgrep", "-f", f'seed_task.*"slug": "{slug}"'], capture_output=True, text=True)
-    return [int(p) for p in out.stdout.split()]
+    """The pids of the running seeds of `slug`: processes in a seed's folder whose spec names it."""
+    import psutil
+
+    pids = []
+    for proc in psutil.process_iter():
+        try:
+            folder = Path(proc.cwd())
+            if folder.name.startswith("papers-seed-") and proc.status() != psutil.STATUS_ZOMBIE:
+                if json.loads((folder / "spec.json").read_text())["slug"] == slug:
+                    pids.append(proc.pid)
+        except (psutil.Error, OSError, ValueError, KeyError):
+            continue
+    return pids
 
 
 def wait_for(condition, seconds, step=0.2):
