@@ -37,7 +37,8 @@ from papers.harness.store import write_bytes
 RESULT = "outcome.json"
 SPEC = "spec.json"
 STATUS = "exit-status"
-POLL_SECONDS = 0.5
+POLL_SECONDS = 0.5  # how often a running seed's timeout, server and the client's cancel are checked
+WAIT_SECONDS = 0.02  # how often its end is looked for (a file's existence: next to free)
 PR_SET_PDEATHSIG = 1
 # What the seed server imports once, so that no seed pays it again: the libraries most papers and
 # the runner load (torch alone takes 1-2 s). Not jax: `limit_threads` sets XLA_FLAGS before jax's
@@ -116,6 +117,9 @@ def _child(folder: Path, env: dict, server: int) -> None:
         _die_with_parent(server)
         os.environ.clear()
         os.environ.update(env)
+        for entry in reversed(env.get("PYTHONPATH", "").split(os.pathsep)):
+            if entry and entry not in sys.path:  # set after the server started
+                sys.path.insert(0, entry)
         os.chdir(folder)
         log = os.open(folder / "output.log", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         null = os.open(os.devnull, os.O_RDONLY)
@@ -258,20 +262,23 @@ def run_isolated(spec: dict, timeout: float, cancel: str | None = None) -> dict:
     with tempfile.TemporaryDirectory(prefix="papers-seed-") as tmp:
         folder = Path(tmp)
         (folder / SPEC).write_text(json.dumps(spec))
-        t0 = time.perf_counter()
-        pid, server = _Server.start_seed(folder)
+        pid, server = _Server.start_seed(folder)  # the first seed waits for the server's imports
+        t0 = checked = time.perf_counter()
         stopped = None
         try:
             while not (folder / STATUS).exists():
+                time.sleep(WAIT_SECONDS)
+                if time.perf_counter() - checked < POLL_SECONDS:
+                    continue
+                checked = time.perf_counter()
                 if server.poll() is not None:
                     stopped = "the seed's server exited and took the seed with it"
-                elif time.perf_counter() - t0 > timeout:
+                elif checked - t0 > timeout:
                     stopped = f"timed out after {timeout:g} s"
                 elif cancelled():
                     stopped = "cancelled by the client"
                 if stopped:
                     break
-                time.sleep(POLL_SECONDS if time.perf_counter() - t0 > 2 else 0.02)
         finally:
             if not (folder / STATUS).exists():
                 try:
