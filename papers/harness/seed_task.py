@@ -286,7 +286,11 @@ def run_isolated(spec: dict, timeout: float, cancel: str | None = None) -> dict:
                 except (ProcessLookupError, PermissionError):
                     pass
                 deadline = time.perf_counter() + 10
-                while not (folder / STATUS).exists() and server.poll() is None and time.perf_counter() < deadline:
+                while (
+                    not (folder / STATUS).exists()
+                    and server.poll() is None
+                    and time.perf_counter() < deadline
+                ):
                     time.sleep(0.05)
         log = folder / "output.log"
         text = log.read_bytes().decode(errors="replace") if log.exists() else ""
@@ -296,7 +300,9 @@ def run_isolated(spec: dict, timeout: float, cancel: str | None = None) -> dict:
             result = _failed(spec, stopped, seconds)
         elif not (folder / RESULT).exists():
             status = (folder / STATUS).read_text()
-            result = _failed(spec, f"the seed's process exited with status {status} and no result:\n{tail}", seconds)
+            result = _failed(
+                spec, f"the seed's process exited with status {status} and no result:\n{tail}", seconds
+            )
         else:
             result = json.loads((folder / RESULT).read_text())
         result["figures"] = {

@@ -530,7 +530,9 @@ def test_a_killed_seed_server_is_an_error_for_its_seed_then_restarted(fake_paper
 
     monkeypatch.setenv("FAKE_SLOW_SECONDS", "600")
     out = {}
-    thread = threading.Thread(target=lambda: out.update(r=seed_task.run_isolated({**SPEC, "slug": "slow"}, 120)))
+    thread = threading.Thread(
+        target=lambda: out.update(r=seed_task.run_isolated({**SPEC, "slug": "slow"}, 120))
+    )
     thread.start()
     seeds = wait_for(lambda: seed_processes("slow"), 60)
     assert seeds, "the seed never started"
