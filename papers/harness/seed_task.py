@@ -38,7 +38,7 @@ RESULT = "outcome.json"
 SPEC = "spec.json"
 STATUS = "exit-status"
 POLL_SECONDS = 0.5  # how often a running seed's timeout, server and the client's cancel are checked
-WAIT_SECONDS = 0.02  # how often its end is looked for (a file's existence: next to free)
+WAIT_SECONDS = 0.02  # how often its end is looked for (by the server and the worker: next to free)
 PR_SET_PDEATHSIG = 1
 # What the seed server imports once, so that no seed pays it again: the libraries most papers and
 # the runner load (torch alone takes 1-2 s). Not jax: `limit_threads` sets XLA_FLAGS before jax's
@@ -154,14 +154,17 @@ def serve() -> int:
     running: dict[int, Path] = {}
     pending = b""
     while True:
-        ready, _, _ = select.select([0], [], [], 0.2)
+        ready, _, _ = select.select([0], [], [], WAIT_SECONDS)
         while running:
             pid, status = os.waitpid(-1, os.WNOHANG)
             if not pid:
                 break
             folder = running.pop(pid, None)
-            if folder is not None:
-                write_bytes(folder / STATUS, str(os.waitstatus_to_exitcode(status)).encode())
+            if folder is not None and folder.is_dir():  # gone when its worker gave up waiting
+                try:
+                    write_bytes(folder / STATUS, str(os.waitstatus_to_exitcode(status)).encode())
+                except OSError:
+                    pass
         if not ready:
             continue
         chunk = os.read(0, 65536)
@@ -280,11 +283,12 @@ def run_isolated(spec: dict, timeout: float, cancel: str | None = None) -> dict:
                 if stopped:
                     break
         finally:
-            if not (folder / STATUS).exists():
-                try:
-                    os.killpg(pid, signal.SIGKILL)
-                except (ProcessLookupError, PermissionError):
-                    pass
+            if not (folder / STATUS).exists():  # not reaped yet: `pid` is still the seed's
+                for kill in (os.killpg, os.kill):  # its group; itself, if it had no time for setsid
+                    try:
+                        kill(pid, signal.SIGKILL)
+                    except (ProcessLookupError, PermissionError):
+                        pass
                 deadline = time.perf_counter() + 10
                 while (
                     not (folder / STATUS).exists()
