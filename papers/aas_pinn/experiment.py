@@ -38,10 +38,10 @@ class Settings:
 
 
 SETTINGS = {
-    "quick": Settings(dim=1, n_points=128, stages=20, steps_per_stage=100, width=32, depth=3, lr=3e-3,
-                      beta=0.1, flow_steps=50, flow_lr=3e-3, flow_uniform=512, rar_candidates=2048, grid=4001),
+    "quick": Settings(dim=1, n_points=96, stages=15, steps_per_stage=100, width=32, depth=3, lr=3e-3,
+                      beta=0.1, flow_steps=25, flow_lr=3e-3, flow_uniform=384, rar_candidates=2048, grid=4001),
     "full": Settings(dim=2, n_points=500, stages=20, steps_per_stage=100, width=32, depth=3, lr=3e-3,
-                     beta=0.05, flow_steps=50, flow_lr=3e-3, flow_uniform=2000, rar_candidates=8000, grid=201),
+                     beta=0.05, flow_steps=20, flow_lr=3e-3, flow_uniform=1000, rar_candidates=8000, grid=201),
 }
 SAMPLERS = ("uniform", "rar", "aas")
 
