@@ -39,9 +39,11 @@ class Settings:
 
 SETTINGS = {
     "quick": Settings(dim=1, n_points=96, stages=15, steps_per_stage=100, width=32, depth=3, lr=3e-3,
-                      beta=0.1, flow_steps=25, flow_lr=3e-3, flow_uniform=384, rar_candidates=2048, grid=4001),
+                      beta=0.1, flow_steps=25, flow_lr=1e-2, flow_uniform=192, rar_candidates=2048,
+                      grid=4001),
     "full": Settings(dim=2, n_points=500, stages=20, steps_per_stage=100, width=32, depth=3, lr=3e-3,
-                     beta=0.05, flow_steps=20, flow_lr=3e-3, flow_uniform=1000, rar_candidates=8000, grid=201),
+                     beta=0.05, flow_steps=20, flow_lr=1e-2, flow_uniform=1000, rar_candidates=8000,
+                     grid=201),
 }
 SAMPLERS = ("uniform", "rar", "aas")
 
@@ -105,7 +107,8 @@ def run(ctx) -> dict:
         results[name] = (sampler, result)
         metrics[f"{name}_rel_l2"] = Metric(relative_l2(result.model, grid), "relative L2")
         metrics[f"{name}_cv_sq_residual"] = Metric(cv_squared_residual(result.model, grid), "std/mean")
-        metrics[f"{name}_peak_fraction"] = Metric(peak_fraction(result.points), "fraction", lower_is_better=False)
+        metrics[f"{name}_peak_fraction"] = Metric(peak_fraction(result.points), "fraction",
+                                                  lower_is_better=False)
         metrics[f"{name}_train_seconds"] = Metric(result.seconds, "s", volatile=True)
         ctx.log(f"{name}: rel L2 {metrics[f'{name}_rel_l2'].value:.3g}, "
                 f"CV(r^2) {metrics[f'{name}_cv_sq_residual'].value:.3g}, {result.seconds:.1f} s")
@@ -146,7 +149,8 @@ def plot(ctx, s: Settings, grid, results) -> None:
         n = s.grid
         shape = (n, n)
         fig, axes = plt.subplots(2, 3, figsize=(15, 9.5))
-        panels = [(exact, "exact u"), (sols["aas"], "AAS u_theta"), (np.abs(sols["aas"] - exact), "AAS |error|"),
+        panels = [(exact, "exact u"), (sols["aas"], "AAS u_theta"),
+                  (np.abs(sols["aas"] - exact), "AAS |error|"),
                   (np.abs(sols["uniform"] - exact), "uniform |error|")]
         for ax, (field, title) in zip(axes.ravel(), panels):
             im = ax.imshow(field.reshape(shape).T, origin="lower", extent=(-1, 1, -1, 1), cmap="viridis")

@@ -29,8 +29,8 @@ def pinn_step(n, device):
 
 @kernel(params={"n": [500]}, devices=("cpu", "cuda"))
 def flow_max_step(n, device):
-    """One max step of AAS: J(p) = int r^2 p - beta int |grad p|^2 importance-sampled on n collocation
-    points and 4n uniform points, its gradient through the RealNVP density, an Adam update (2D)."""
+    """One Adam step of AAS's max step: J(p) = int r^2 p / Z - beta int |grad p|^2 importance-sampled on
+    n fresh points of p and 2n uniform points, its gradient through the RealNVP density (2D)."""
     import torch
 
     from papers.aas_pinn import method
@@ -38,7 +38,6 @@ def flow_max_step(n, device):
     torch.manual_seed(0)
     model = method.Pinn(2, 32, 3).to(device=device, dtype=torch.float64)
     flow = method.RealNVP(2).to(device=device, dtype=torch.float64)
-    sampler = method.AASSampler(flow, beta=0.05, steps=1, lr=3e-3, n_uniform=4 * n)
+    sampler = method.AASSampler(flow, beta=0.05, steps=1, lr=1e-2, n_uniform=2 * n)
     gen = torch.Generator(device=device).manual_seed(1)
-    current = method.uniform_points(n, 2, gen, next(model.parameters()))
-    return lambda: sampler.max_step(model, current, gen)
+    return lambda: sampler.max_step(model, n, gen)

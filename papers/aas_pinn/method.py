@@ -102,6 +102,9 @@ class RealNVP(nn.Module):
         s, t = self.conditioners[k](kept).chunk(2, dim=-1)
         return self.max_log_scale * torch.tanh(s / self.max_log_scale), t
 
+    def _sas_log_delta(self, k: int):
+        return self.max_log_scale * torch.tanh(self.sas_log_delta[k] / self.max_log_scale)
+
     def forward(self, x):
         """Normalising direction: x in (-1, 1)^d -> (T(x) in (-1, 1)^d, log |det grad T(x)|)."""
         y = torch.atanh(x)
@@ -110,8 +113,9 @@ class RealNVP(nn.Module):
             s, t = self._log_scale_shift(k, mask * y)
             y = mask * y + (1 - mask) * (y * torch.exp(s) + t)
             logdet = logdet + ((1 - mask) * s).sum(-1)
-            inner = torch.exp(self.sas_log_delta[k]) * torch.asinh(y) - self.sas_eps[k]
-            logdet = logdet + (self.sas_log_delta[k] + _log_cosh(inner) - 0.5 * torch.log1p(y**2)).sum(-1)
+            log_delta = self._sas_log_delta(k)
+            inner = torch.exp(log_delta) * torch.asinh(y) - self.sas_eps[k]
+            logdet = logdet + (log_delta + _log_cosh(inner) - 0.5 * torch.log1p(y**2)).sum(-1)
             y = torch.sinh(inner)
         return torch.tanh(y), logdet - 2.0 * _log_cosh(y).sum(-1)
 
@@ -120,7 +124,7 @@ class RealNVP(nn.Module):
         y = torch.atanh(u)
         for k in reversed(range(len(self.masks))):
             mask = self.masks[k]
-            y = torch.sinh((torch.asinh(y) + self.sas_eps[k]) * torch.exp(-self.sas_log_delta[k]))
+            y = torch.sinh((torch.asinh(y) + self.sas_eps[k]) * torch.exp(-self._sas_log_delta(k)))
             s, t = self._log_scale_shift(k, mask * y)
             y = mask * y + (1 - mask) * (y - t) * torch.exp(-s)
         return torch.tanh(y)
@@ -153,9 +157,11 @@ class UniformSampler:
 @dataclass
 class AASSampler:
     """Adversarial adaptive sampling. At each stage after the first, the max step trains the flow
-    density p on J(p) = int r^2 p dx / int r^2 dx - beta int |grad p|^2 dx for the current PINN (r
-    fixed), both integrals importance-sampled with the current collocation points (drawn from p before
-    the step) and n_uniform uniform points; then N new collocation points are drawn from p."""
+    density p on J(p) = int r^2 p dx / Z - beta int |grad p|^2 dx for the current PINN (r fixed,
+    Z = int r^2 dx), then N new collocation points are drawn from p. Every Adam step of the max step
+    importance-samples both integrals on fresh points: n_flow from the current p and n_uniform uniform
+    ones, with their mixture density q as the proposal (fixed points would let p grow spikes at them,
+    where the sampled gradient penalty vanishes)."""
 
     flow: RealNVP
     beta: float
@@ -165,23 +171,30 @@ class AASSampler:
     name: str = "aas"
     optimizer: torch.optim.Optimizer | None = field(default=None, repr=False)
 
-    def max_step(self, model, current, generator):
-        """The inner maximisation over p at fixed u; returns the last value of J."""
-        dim = self.flow.dim
-        x = torch.cat([current, uniform_points(self.n_uniform, dim, generator, current)])
-        n_p, n_u = len(current), self.n_uniform
+    def _proposal(self, model, n_flow: int, generator):
+        """Fresh points from the mixture q of p and the uniform density, q at them, and r^2 there."""
+        dim, like = self.flow.dim, self.flow.masks
         with torch.no_grad():
-            p_old = torch.exp(self.flow.log_prob(x.clamp(-1 + 1e-6, 1 - 1e-6)))
-            q = (n_p * p_old + n_u / 2.0**dim) / (n_p + n_u)
-        r2 = residual(model, x).detach() ** 2
-        r_density = r2 / torch.mean(r2 / q)
+            x = torch.cat([self.flow.sample(n_flow, generator),
+                           uniform_points(self.n_uniform, dim, generator, like)])
+            x = x.clamp(-1 + 1e-6, 1 - 1e-6)
+            p_now = torch.exp(self.flow.log_prob(x))
+        q = (n_flow * p_now + self.n_uniform / 2.0**dim) / (n_flow + self.n_uniform)
+        return x, q, residual(model, x).detach() ** 2
+
+    def max_step(self, model, n_flow: int, generator):
+        """The inner maximisation over p at fixed u (Z estimated once, on the first proposal);
+        returns the last estimate of J."""
         if self.optimizer is None:
             self.optimizer = torch.optim.Adam(self.flow.parameters(), lr=self.lr)
-        xg = x.clamp(-1 + 1e-6, 1 - 1e-6).requires_grad_(True)
+        z = None
         for _ in range(self.steps):
-            p = torch.exp(self.flow.log_prob(xg))
-            (grad_p,) = torch.autograd.grad(p.sum(), xg, create_graph=True)
-            objective = torch.mean((r_density * p - self.beta * (grad_p**2).sum(-1)) / q)
+            x, q, r2 = self._proposal(model, n_flow, generator)
+            z = torch.mean(r2 / q) if z is None else z
+            x.requires_grad_(True)
+            p = torch.exp(self.flow.log_prob(x))
+            (grad_p,) = torch.autograd.grad(p.sum(), x, create_graph=True)
+            objective = torch.mean((r2 / z * p - self.beta * (grad_p**2).sum(-1)) / q)
             self.optimizer.zero_grad()
             (-objective).backward()
             self.optimizer.step()
@@ -189,7 +202,7 @@ class AASSampler:
 
     def points(self, model, current, stage: int, n: int, generator):
         if stage > 0:
-            self.max_step(model, current, generator)
+            self.max_step(model, n, generator)
         with torch.no_grad():
             return self.flow.sample(n, generator)
 
@@ -213,8 +226,9 @@ def train_pinn(sampler, dim: int, n_points: int, stages: int, steps_per_stage: i
                depth: int = 3, lr: float = 1e-3, seed: int = 0, device: str = "cpu") -> TrainResult:
     """Train the PINN u_theta on the peak problem with Adam: at each of `stages` stages the sampler
     supplies the collocation points (at most n_points of them), then `steps_per_stage` Adam steps
-    (learning rate lr, cosine-annealed to 0 over the whole run) minimise the mean of r^2 over them (the min step of J when the points come from p). The network's
-    initial weights depend only on `seed`, so samplers compared at the same seed start alike."""
+    (learning rate lr, cosine-annealed to 0 over the whole run) minimise the mean of r^2 over them
+    (the min step of J when the points come from p). The network's initial weights depend only on
+    `seed`, so samplers compared at the same seed start alike."""
     torch.manual_seed(seed)
     model = Pinn(dim, width, depth).to(device=device, dtype=torch.float64)
     generator = torch.Generator(device=device).manual_seed(seed + 1)
