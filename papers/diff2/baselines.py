@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from papers.common.dp import gdp_noise_multiplier
-from papers.diff2.method import Nodes, Trace, per_example_grads, private_local_means
+from papers.diff2.method import Nodes, Trace, descend, private_local_means
 
 
 def dp_gd(nodes: Nodes, theta0: np.ndarray, eps: float, delta: float, steps: int, eta: float,
@@ -13,12 +13,6 @@ def dp_gd(nodes: Nodes, theta0: np.ndarray, eps: float, delta: float, steps: int
     """theta_{t+1} = theta_t - eta (1/P) sum_p (mean_i clip_C(grad l_i) + N(0, (z 2 C / n_p)^2 I)),
     z for `steps` releases per node at (eps, delta) (Gaussian DP)."""
     z = gdp_noise_multiplier(eps, delta, steps)
-    theta = theta0.copy()
-    sq = []
-    for t in range(steps + 1):
-        G = per_example_grads(theta, nodes.X, nodes.y)
-        sq.append(nodes.sq_grad_norm(G))
-        if t == steps:
-            break
-        theta = theta - eta * private_local_means(nodes, G, clip, z, rng)
-    return Trace(theta, np.array(sq), steps, 0)
+    theta, sq = descend(nodes, theta0, steps, eta,
+                        lambda t, G: private_local_means(nodes, G, clip, z, rng))
+    return Trace(theta, sq, steps, 0)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -139,6 +140,21 @@ def private_local_means(nodes: Nodes, G: np.ndarray, clip: float, multiplier: fl
     return gaussian_mechanism(nodes.local_means(clip_rows(G, clip)), sens, multiplier, rng).mean(axis=0)
 
 
+def descend(nodes: Nodes, theta0: np.ndarray, steps: int, eta: float,
+            direction: Callable[[int, np.ndarray], np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """theta_{t+1} = theta_t - eta v_t for t = 0 .. steps - 1, v_t = direction(t, G_t) from the
+    per-sample gradients G_t at theta_t; returns theta_T and ||grad F(theta_t)||^2 for t = 0 .. T."""
+    theta = theta0.copy()
+    sq = []
+    for t in range(steps + 1):
+        G = per_example_grads(theta, nodes.X, nodes.y)
+        sq.append(nodes.sq_grad_norm(G))
+        if t == steps:
+            break
+        theta = theta - eta * direction(t, G)
+    return theta, np.array(sq)
+
+
 def diff2_gd(nodes: Nodes, theta0: np.ndarray, eps: float, delta: float, steps: int, period: int,
              eta: float, clip: float, diff_clip: float, rng: np.random.Generator) -> Trace:
     """DIFF2 with a gradient-descent subroutine (module docstring) for `steps` rounds: a restart
@@ -148,17 +164,15 @@ def diff2_gd(nodes: Nodes, theta0: np.ndarray, eps: float, delta: float, steps: 
     n_diff = steps - n_full
     z_full = gdp_noise_multiplier(eps, delta, 2 * n_full)
     z_diff = gdp_noise_multiplier(eps, delta, 2 * n_diff) if n_diff else 0.0
-    theta, prev, v = theta0.copy(), None, None
-    sq = []
-    for t in range(steps + 1):
-        G = per_example_grads(theta, nodes.X, nodes.y)
-        sq.append(nodes.sq_grad_norm(G))
-        if t == steps:
-            break
+    state = {}
+
+    def direction(t: int, G: np.ndarray) -> np.ndarray:
         if t % period == 0:
-            v = private_local_means(nodes, G, clip, z_full, rng)
+            state["v"] = private_local_means(nodes, G, clip, z_full, rng)
         else:
-            v = v + private_local_means(nodes, G - prev, diff_clip, z_diff, rng)
-        prev = G
-        theta = theta - eta * v
-    return Trace(theta, np.array(sq), n_full, n_diff)
+            state["v"] = state["v"] + private_local_means(nodes, G - state["prev"], diff_clip, z_diff, rng)
+        state["prev"] = G
+        return state["v"]
+
+    theta, sq = descend(nodes, theta0, steps, eta, direction)
+    return Trace(theta, sq, n_full, n_diff)

@@ -269,7 +269,9 @@ def cmd_reproduce(args) -> int:
     return rc
 
 
-def _reproduce_all(args, results_dir: Path) -> int:
+def _papers_for(args):
+    """`--all`: every paper's info, the errors of those that did not load (printed), and the slugs
+    that have the tier and, for --device cuda, run on cuda."""
     from papers.harness import runner
 
     infos, errors = registry.all_infos()
@@ -282,6 +284,13 @@ def _reproduce_all(args, results_dir: Path) -> int:
         raise runner.UsageError(
             f"no paper has tier {args.tier!r}" + (" and runs on cuda" if args.device == "cuda" else "")
         )
+    return infos, errors, chosen
+
+
+def _reproduce_all(args, results_dir: Path) -> int:
+    from papers.harness import runner
+
+    infos, errors, chosen = _papers_for(args)
     skipped = sorted({i.slug for i in infos} - set(chosen))
     if skipped:
         print(
@@ -327,14 +336,7 @@ def _reproduce_dask(args, results_dir: Path) -> int:
 
     errors = []
     if args.all:
-        infos, errors = registry.all_infos()
-        for e in errors:
-            print(f"papers: error: {e}", file=sys.stderr)
-        chosen = [
-            i.slug for i in infos if args.tier in i.tiers and (args.device != "cuda" or "cuda" in i.devices)
-        ]
-        if not chosen:
-            raise runner.UsageError(f"no paper has tier {args.tier!r}")
+        _, errors, chosen = _papers_for(args)
     else:
         chosen = [args.slug]
         registry.info(args.slug)

@@ -106,13 +106,16 @@ def resolve_device(slug: str, tier: str, device: str, gpus: float) -> str:
 
 
 def expected_seconds(results_dir: Path, slug: str, tier: str, device: str) -> int:
-    """Seconds one seed took in the paper's last record (0 when there is none): the cluster runs
-    the longest seeds first, so that no long one is left for the end."""
-    try:
-        record = read_record(record_path(results_dir, slug, tier, device))
-    except RecordError:
-        return 0
-    return round(record.wall_seconds / max(1, len(record.seeds)))
+    """Seconds one seed took in the paper's last record, in `results_dir` or else in this
+    checkout's results/ (0 when there is none): the cluster runs the longest seeds first, so that
+    no long one is left for the end."""
+    for folder in dict.fromkeys((Path(results_dir), runner.RESULTS_DIR)):
+        try:
+            record = read_record(record_path(folder, slug, tier, device))
+        except RecordError:
+            continue
+        return round(record.wall_seconds / max(1, len(record.seeds)))
+    return 0
 
 
 class MixedCommits(UsageError):
@@ -330,7 +333,7 @@ def run_papers(
     check_workers(client, client_code[0])
     token = uuid.uuid4().hex[:8]
     cancel = d.Event(f"papers-cancel-{token}", client=client)
-    papers, futures = {}, {}
+    papers, futures, queue = {}, {}, []
     for slug in slugs:
         dev = devices[slug]
         n = registry.info(slug).tiers[tier].seeds
@@ -346,17 +349,21 @@ def run_papers(
             for i in range(n)
         ]
         papers[slug] = _Paper(slug, dev, specs, datetime.now(timezone.utc), time.perf_counter())
-        for spec in specs:
-            future = client.submit(
-                run_isolated,
-                spec,
-                timeout,
-                cancel.name,
-                key=f"papers-{slug}-{tier}-{dev}-seed{spec['index']}-{token}",
-                resources=task_resources(dev),
-                priority=expected_seconds(results_dir, slug, tier, dev),
-            )
-            futures[future] = (slug, spec)
+        queue += [(expected_seconds(results_dir, slug, tier, dev), spec) for spec in specs]
+    # Longest first, in the order of submission too: an idle worker starts the first task it is
+    # given before the scheduler has seen the others' priorities.
+    for priority, spec in sorted(queue, key=lambda q: -q[0]):
+        slug, dev = spec["slug"], spec["device"]
+        future = client.submit(
+            run_isolated,
+            spec,
+            timeout,
+            cancel.name,
+            key=f"papers-{slug}-{tier}-{dev}-seed{spec['index']}-{token}",
+            resources=task_resources(dev),
+            priority=priority,
+        )
+        futures[future] = (slug, spec)
     results = []
     try:
         for future in d.as_completed(list(futures)):

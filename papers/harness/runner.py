@@ -170,10 +170,14 @@ def run_paper(
 
             # A Pool (not a ProcessPoolExecutor): leaving the block on an exception (Ctrl-C, or
             # SIGTERM turned into SystemExit by the command line) terminates the seed processes.
+            # After a normal run they are joined instead, so each exits cleanly (a terminated one
+            # leaves its progress-bar lock to the resource tracker, which warns of a leak).
             with multiprocessing.get_context("spawn").Pool(min(jobs, n)) as pool:
                 outcomes = pool.starmap(
                     run_seed, [(slug, tier, device, s, i, n, staging) for i, s in enumerate(seeds)]
                 )
+                pool.close()
+                pool.join()
         else:
             outcomes = [run_seed(slug, tier, device, s, i, n, staging, jobs) for i, s in enumerate(seeds)]
         record = build_record(

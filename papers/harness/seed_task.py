@@ -2,22 +2,30 @@
 (the Dask executor's unit of work), and returned as plain data: the seed's outcome, its figures'
 PNG bytes and the provenance of the machine that ran it.
 
-`run_isolated` is the task a worker runs; it starts `python -m papers.harness.seed_task`, which
-runs the seed through the runner's own `run_seed` in a temporary folder. Nothing here imports dask
-(the task only asks distributed, when it runs on a worker, for the worker's address and for the
-client's cancel event)."""
+`run_isolated` is the task a worker runs. Each seed is a process of its own, forked (in a temporary
+folder, in a session of its own) from the worker's seed server: one long-lived
+`python -m papers.harness.seed_task --serve` per worker process, which imports the heavy
+libraries (torch, scipy, matplotlib, scikit-learn) once and then only forks. A seed so starts in
+milliseconds instead of paying those imports again, while its paper's own code still runs in a
+fresh process that nothing else shares (the server never runs a paper). The seed runs through the
+runner's own `run_seed`. Nothing here imports dask (the task only asks distributed, when it runs on
+a worker, for the worker's address and for the client's cancel event)."""
 
 from __future__ import annotations
 
 import ctypes
+import importlib
 import json
 import os
+import select
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import traceback
 from dataclasses import asdict
 from pathlib import Path
 
@@ -27,8 +35,26 @@ from papers.harness.runner import SeedOutcome, gpu_available, peak_memory_mb, ru
 from papers.harness.store import write_bytes
 
 RESULT = "outcome.json"
-POLL_SECONDS = 0.5
+SPEC = "spec.json"
+STATUS = "exit-status"
+POLL_SECONDS = 0.5  # how often a running seed's timeout, server and the client's cancel are checked
+WAIT_SECONDS = 0.02  # how often its end is looked for (by the server and the worker: next to free)
 PR_SET_PDEATHSIG = 1
+# What the seed server imports once, so that no seed pays it again: the libraries most papers and
+# the runner load (torch alone takes 1-2 s). Not jax: `limit_threads` sets XLA_FLAGS before jax's
+# first import in the seed, which a preloaded jax would miss.
+PRELOAD = (
+    "numpy",
+    "scipy.linalg",
+    "scipy.special",
+    "scipy.stats",
+    "scipy.optimize",
+    "scipy.integrate",
+    "threadpoolctl",
+    "matplotlib.pyplot",
+    "sklearn",
+    "torch",
+)
 
 
 def outcome_to_dict(out: SeedOutcome) -> dict:
@@ -54,12 +80,10 @@ def _die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
-def main(argv: list[str]) -> int:
-    """`python -m papers.harness.seed_task SPEC_JSON FOLDER PARENT_PID`: run the seed, write
-    FOLDER/outcome.json (its outcome, seconds, peak memory, environment) next to its staged
-    figures."""
-    spec, folder, parent = json.loads(argv[0]), Path(argv[1]), int(argv[2])
-    _die_with_parent(parent)
+def run_one(folder: Path) -> None:
+    """Run the seed FOLDER/spec.json and write FOLDER/outcome.json (its outcome, seconds, peak
+    memory, environment) next to its staged figures."""
+    spec = json.loads((folder / SPEC).read_text())
     t0 = time.perf_counter()
     if spec["device"] == "cuda" and not gpu_available():
         out = SeedOutcome(spec["index"], spec["seed"], "error", f"no GPU on {socket.gethostname()}")
@@ -80,7 +104,119 @@ def main(argv: list[str]) -> int:
         "environment": environment(spec["device"]),
     }
     write_bytes(folder / RESULT, json.dumps(result).encode())
-    return 0
+
+
+def _child(folder: Path, env: dict, server: int) -> None:
+    """In the process just forked for one seed: a session of its own (killed as a group), killed
+    with the server, the worker's environment `env`, in FOLDER with its output to
+    FOLDER/output.log; run the seed and exit."""
+    code = 1
+    try:
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        os.setsid()
+        _die_with_parent(server)
+        os.environ.clear()
+        os.environ.update(env)
+        for entry in reversed(env.get("PYTHONPATH", "").split(os.pathsep)):
+            if entry and entry not in sys.path:  # set after the server started
+                sys.path.insert(0, entry)
+        os.chdir(folder)
+        log = os.open(folder / "output.log", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        os.dup2(log, 1)
+        os.dup2(log, 2)
+        run_one(folder)
+        code = 0
+    except BaseException:  # KeyboardInterrupt in a paper too: the log's tail says what happened
+        traceback.print_exc()
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except Exception:
+                pass
+        os._exit(code)
+
+
+def serve() -> int:
+    """`python -m papers.harness.seed_task --serve`: the seed server. Import PRELOAD once, then for
+    each request read from stdin (one JSON line: the seed's folder and environment) fork a seed
+    process that runs FOLDER/spec.json in that environment, answer
+    its pid on stdout, and write its exit status to FOLDER/exit-status when it ends. Exits when
+    stdin closes (its worker is gone); its seeds die with it."""
+    os.environ["MPLBACKEND"] = "Agg"
+    for name in PRELOAD:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            pass
+    running: dict[int, Path] = {}
+    pending = b""
+    while True:
+        ready, _, _ = select.select([0], [], [], WAIT_SECONDS)
+        while running:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+            if not pid:
+                break
+            folder = running.pop(pid, None)
+            if folder is not None and folder.is_dir():  # gone when its worker gave up waiting
+                try:
+                    write_bytes(folder / STATUS, str(os.waitstatus_to_exitcode(status)).encode())
+                except OSError:
+                    pass
+        if not ready:
+            continue
+        chunk = os.read(0, 65536)
+        if not chunk:
+            return 0
+        pending += chunk
+        while b"\n" in pending:
+            line, pending = pending.split(b"\n", 1)
+            request = json.loads(line)
+            folder, server = Path(request["folder"]), os.getpid()
+            pid = os.fork()
+            if pid == 0:
+                _child(folder, request["env"], server)
+            running[pid] = folder
+            os.write(1, f"{pid}\n".encode())
+
+
+class _Server:
+    """This worker process's seed server, started on first use and again if it died."""
+
+    lock = threading.Lock()
+    proc: subprocess.Popen | None = None
+    owner: int | None = None
+
+    @classmethod
+    def start_seed(cls, folder: Path) -> tuple[int, subprocess.Popen]:
+        """Fork the seed of FOLDER/spec.json from the server; return its pid and the server."""
+        with cls.lock:
+            if cls.proc is None or cls.proc.poll() is not None or cls.owner != os.getpid():
+                root = str(Path(papers.__file__).resolve().parents[1])
+                env = {
+                    **os.environ,
+                    "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p),
+                    "PAPERS_IN_BATCH": "1",
+                }
+                cls.proc = subprocess.Popen(
+                    [sys.executable, "-m", "papers.harness.seed_task", "--serve"],
+                    cwd=tempfile.gettempdir(),
+                    env=env,
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.DEVNULL,
+                    start_new_session=True,
+                )
+                cls.owner = os.getpid()
+            request = {"folder": str(folder), "env": {**os.environ, "PAPERS_IN_BATCH": "1"}}
+            cls.proc.stdin.write(json.dumps(request).encode() + b"\n")
+            cls.proc.stdin.flush()
+            line = cls.proc.stdout.readline()
+            if not line:
+                raise OSError("the seed server exited")
+            return int(line), cls.proc
 
 
 def provenance(device: str, env: dict | None) -> dict:
@@ -121,57 +257,55 @@ def _failed(spec: dict, message: str, seconds: float) -> dict:
 
 
 def run_isolated(spec: dict, timeout: float, cancel: str | None = None) -> dict:
-    """Run one seed (`spec`: slug, tier, device, seed, index, n_seeds) in its own process group in
-    a temporary folder, killed after `timeout` seconds or when the client sets the event `cancel`;
-    return its outcome, seconds, peak memory, figures (name -> PNG bytes) and provenance."""
+    """Run one seed (`spec`: slug, tier, device, seed, index, n_seeds) in a process of its own
+    (forked from this worker's seed server, in its own session) in a temporary folder, killed after
+    `timeout` seconds or when the client sets the event `cancel`; return its outcome, seconds, peak
+    memory, figures (name -> PNG bytes) and provenance."""
     cancelled = _cancel_check(cancel)
-    root = str(Path(papers.__file__).resolve().parents[1])
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p),
-        "PAPERS_IN_BATCH": "1",
-    }
     with tempfile.TemporaryDirectory(prefix="papers-seed-") as tmp:
         folder = Path(tmp)
-        cmd = [sys.executable, "-m", "papers.harness.seed_task", json.dumps(spec), tmp, str(os.getpid())]
-        t0 = time.perf_counter()
-        with open(folder / "output.log", "w+b") as log:
-            proc = subprocess.Popen(
-                cmd,
-                cwd=tmp,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=log,
-                start_new_session=True,
-            )
-            stopped = None
-            try:
-                while True:
+        (folder / SPEC).write_text(json.dumps(spec))
+        pid, server = _Server.start_seed(folder)  # the first seed waits for the server's imports
+        t0 = checked = time.perf_counter()
+        stopped = None
+        try:
+            while not (folder / STATUS).exists():
+                time.sleep(WAIT_SECONDS)
+                if time.perf_counter() - checked < POLL_SECONDS:
+                    continue
+                checked = time.perf_counter()
+                if server.poll() is not None:
+                    stopped = "the seed's server exited and took the seed with it"
+                elif checked - t0 > timeout:
+                    stopped = f"timed out after {timeout:g} s"
+                elif cancelled():
+                    stopped = "cancelled by the client"
+                if stopped:
+                    break
+        finally:
+            if not (folder / STATUS).exists():  # not reaped yet: `pid` is still the seed's
+                for kill in (os.killpg, os.kill):  # its group; itself, if it had no time for setsid
                     try:
-                        proc.wait(timeout=POLL_SECONDS)
-                        break
-                    except subprocess.TimeoutExpired:
-                        if time.perf_counter() - t0 > timeout:
-                            stopped = f"timed out after {timeout:g} s"
-                        elif cancelled():
-                            stopped = "cancelled by the client"
-                        if stopped:
-                            break
-            finally:
-                if proc.poll() is None:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                    proc.wait()
-            log.seek(0)
-            tail = "\n".join(log.read().decode(errors="replace").strip().splitlines()[-5:])
+                        kill(pid, signal.SIGKILL)
+                    except (ProcessLookupError, PermissionError):
+                        pass
+                deadline = time.perf_counter() + 10
+                while (
+                    not (folder / STATUS).exists()
+                    and server.poll() is None
+                    and time.perf_counter() < deadline
+                ):
+                    time.sleep(0.05)
+        log = folder / "output.log"
+        text = log.read_bytes().decode(errors="replace") if log.exists() else ""
+        tail = "\n".join(text.strip().splitlines()[-5:])
         seconds = time.perf_counter() - t0
         if stopped:
             result = _failed(spec, stopped, seconds)
         elif not (folder / RESULT).exists():
+            status = (folder / STATUS).read_text()
             result = _failed(
-                spec,
-                f"the seed's process exited with status {proc.returncode} and no result:\n{tail}",
-                seconds,
+                spec, f"the seed's process exited with status {status} and no result:\n{tail}", seconds
             )
         else:
             result = json.loads((folder / RESULT).read_text())
@@ -184,5 +318,5 @@ def run_isolated(spec: dict, timeout: float, cancel: str | None = None) -> dict:
     return result
 
 
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+if __name__ == "__main__" and sys.argv[1:] == ["--serve"]:
+    sys.exit(serve())

@@ -76,6 +76,8 @@ RUNS = {
             fig, ax = plt.subplots()
             ax.plot([0, 1], [0, float(ctx.rng().random())])
             ctx.save_figure(fig, "line")
+            for _ in ctx.progress(range(2), desc="steps"):
+                pass
             t0 = time.perf_counter()
             noise = float(ctx.rng(1).normal())
             return {"x": 2.0, "y": Metric(1.0 + 1e-3 * noise, "m", True), "noise": noise,

@@ -315,3 +315,15 @@ def test_sigterm_to_a_single_paper_stops_its_seed_processes(fake_papers, tmp_pat
     assert alive == [], "a seed process outlived its parent"
     assert proc.returncode == 130 and "not written" in err
     assert not (tmp_path / "slow" / "full-cpu.json").exists()
+
+
+def test_seeds_in_parallel_exit_cleanly(fake_papers, tmp_path):
+    """Seed processes that made a progress bar are joined, not terminated: nothing leaks to the
+    resource tracker, which would warn on stderr after a good run."""
+    done = subprocess.run(
+        [sys.executable, "-m", "papers", "reproduce", "good", "--tier", "full", "--jobs", "2",
+         "--results-dir", str(tmp_path), "--no-report"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "leaked" not in done.stderr

@@ -355,8 +355,19 @@ def test_the_readme_slurm_recipe_renders_a_job_script(monkeypatch, capsys):
 
 
 def seed_processes(slug):
-    out = subprocess.run(["pgrep", "-f", f'seed_task.*"slug": "{slug}"'], capture_output=True, text=True)
-    return [int(p) for p in out.stdout.split()]
+    """The pids of the running seeds of `slug`: processes in a seed's folder whose spec names it."""
+    import psutil
+
+    pids = []
+    for proc in psutil.process_iter():
+        try:
+            folder = Path(proc.cwd())
+            if folder.name.startswith("papers-seed-") and proc.status() != psutil.STATUS_ZOMBIE:
+                if json.loads((folder / "spec.json").read_text())["slug"] == slug:
+                    pids.append(proc.pid)
+        except (psutil.Error, OSError, ValueError, KeyError):
+            continue
+    return pids
 
 
 def wait_for(condition, seconds, step=0.2):
@@ -487,3 +498,62 @@ def test_the_longest_seeds_go_first(fake_papers, tmp_path):
     assert dask_executor.expected_seconds(tmp_path, "good", "full", "cpu") == 30
     (tmp_path / "good" / "full-cpu.json").write_text("{")
     assert dask_executor.expected_seconds(tmp_path, "good", "full", "cpu") == 0
+
+
+def test_seeds_are_forked_from_one_server_per_worker_that_imported_torch_once(fake_papers, monkeypatch):
+    from papers.harness import seed_task
+
+    monkeypatch.setenv("FAKE_SLOW_SECONDS", "1")
+    servers, parents = [], []
+
+    def watch():
+        seeds = wait_for(lambda: seed_processes("slow"), 30)
+        import psutil
+
+        parents.extend(psutil.Process(pid).ppid() for pid in seeds)
+
+    for _ in range(2):
+        thread = threading.Thread(target=watch)
+        thread.start()
+        result = seed_task.run_isolated({**SPEC, "slug": "slow"}, 60)
+        thread.join()
+        assert result["outcome"]["status"] == "ok", result["outcome"]["error"]
+        servers.append(seed_task._Server.proc.pid)
+    assert servers[0] == servers[1] and seed_task._Server.proc.poll() is None, "one server, kept"
+    assert parents == servers, "each seed is a process forked from the server"
+    maps = Path(f"/proc/{servers[0]}/maps").read_text()
+    assert "libtorch_cpu" in maps, "the server imported torch before any seed ran"
+
+
+def test_a_killed_seed_server_is_an_error_for_its_seed_then_restarted(fake_papers, monkeypatch):
+    from papers.harness import seed_task
+
+    monkeypatch.setenv("FAKE_SLOW_SECONDS", "600")
+    out = {}
+    thread = threading.Thread(
+        target=lambda: out.update(r=seed_task.run_isolated({**SPEC, "slug": "slow"}, 120))
+    )
+    thread.start()
+    seeds = wait_for(lambda: seed_processes("slow"), 60)
+    assert seeds, "the seed never started"
+    old = seed_task._Server.proc.pid
+    os.kill(old, signal.SIGKILL)
+    thread.join(30)
+    assert "server exited" in out["r"]["outcome"]["error"]
+    assert wait_for(lambda: not set(seeds) & set(seed_processes("slow")), 20), "a seed outlived its server"
+    assert seed_task.run_isolated(SPEC, 60)["outcome"]["status"] == "ok"
+    assert seed_task._Server.proc.pid != old
+
+
+def test_the_cluster_runs_the_longest_seeds_first(fake_papers, tmp_path, monkeypatch):
+    monkeypatch.setenv("FAKE_SLOW_SECONDS", "0")
+    for slug, seconds in (("good", 1.0), ("slow", 500.0)):
+        record = runner.run_paper(slug, "quick", "cpu", 0, tmp_path)
+        runner.save_record(dataclasses.replace(record, wall_seconds=seconds, figures=[]), tmp_path)
+    d = dask_executor._distributed()
+    with dask_executor.connect(cluster="local:1", processes=False) as c, d.get_task_stream(c) as stream:
+        dask_executor.run_papers(c, ["good", "slow"], "quick", "cpu", 0, 60, tmp_path)
+    started = sorted(
+        (s["start"], t["key"]) for t in stream.data for s in t["startstops"] if s["action"] == "compute"
+    )
+    assert [key.split("-")[1] for _, key in started] == ["slow", "good"]

@@ -229,3 +229,78 @@ def test_the_workers_of_a_dask_run_are_named(fake_papers):
         "seed 1: node2 (local, commit unknown, 2.0 s)"
     ) in text
     assert "Workers" not in paper_report("good", [fixed_record()])
+
+
+def _rows(csv_text: str, slug: str) -> list[str]:
+    return [line for line in csv_text.splitlines() if line.startswith(slug + ",")]
+
+
+def test_an_unreadable_record_keeps_its_papers_files_while_the_others_refresh(fake_papers, tmp_path):
+    write_record(tmp_path / "good" / "full-cpu.json", fixed_record())
+    write_record(tmp_path / "nan" / "full-cpu.json", fixed_record(paper="nan"))
+    write_reports(tmp_path)
+    report, csv = (tmp_path / "good" / "REPORT.md").read_text(), (tmp_path / "summary.csv").read_text()
+    (tmp_path / "good" / "full-cpu.json").write_text('{"schema_version": 2}')
+    write_record(tmp_path / "nan" / "full-cpu.json", fixed_record(paper="nan", wall_seconds=99.5))
+    written, problems = write_reports(tmp_path)
+    assert len(problems) == 1 and "good/full-cpu.json" in problems[0] and "missing field" in problems[0]
+    assert (tmp_path / "good" / "REPORT.md").read_text() == report
+    assert tmp_path / "good" / "REPORT.md" not in written and tmp_path / "nan" / "REPORT.md" in written
+    new_csv = (tmp_path / "summary.csv").read_text()
+    assert _rows(new_csv, "good") == _rows(csv, "good") != []
+    assert _rows(new_csv, "nan")[0].split(",")[14] == "99.5"
+    summary = (tmp_path / "SUMMARY.md").read_text()
+    assert "[good](good/REPORT.md)" in summary and "| 99.5 |" in summary
+
+
+def test_a_broken_claims_file_keeps_its_papers_rows(fake_papers, tmp_path, monkeypatch):
+    from papers.harness import registry
+    from papers.harness.claims import ClaimsError
+
+    write_record(tmp_path / "good" / "full-cpu.json", fixed_record())
+    write_record(tmp_path / "nan" / "full-cpu.json", fixed_record(paper="nan"))
+    write_reports(tmp_path)
+    csv = (tmp_path / "summary.csv").read_text()
+    report = (tmp_path / "good" / "REPORT.md").read_text()
+    infos, _ = registry.all_infos()
+    error = ClaimsError(f"{fake_papers / 'good' / 'claims.toml'}: claim 'x': unknown op '=>'")
+    monkeypatch.setattr(registry, "all_infos", lambda: ([i for i in infos if i.slug != "good"], [error]))
+    (tmp_path / "good" / "REPORT.md").write_text("kept")
+    write_record(tmp_path / "good" / "full-cpu.json", fixed_record(wall_seconds=77.0))
+    written, problems = write_reports(tmp_path)
+    assert problems == [str(error)]
+    assert (tmp_path / "good" / "REPORT.md").read_text() == "kept" != report
+    assert _rows((tmp_path / "summary.csv").read_text(), "good") == _rows(csv, "good") != []
+    assert "77" not in (tmp_path / "SUMMARY.md").read_text()
+
+
+def variant_records() -> tuple[list[Record], dict]:
+    """Records that take every other branch of a report: cuda with a GPU, a dirty tree, no commit,
+    two seeds, several BLAS libraries and packages, a timing metric, an error, a tier that is no
+    longer declared, and a failed attempt of unknown commit beside a good run and on its own."""
+    env = {
+        "packages": {"numpy": "2.0", "torch": "2.13.0", "jax": None},
+        "platform": "Linux",
+        "cpu": "Test CPU",
+        "cpu_count": 16,
+        "threads": 1,
+        "blas": [
+            {"internal_api": "openblas", "version": "0.3", "num_threads": 1},
+            {"internal_api": "mkl", "version": "2024", "num_threads": 1},
+        ],
+        "gpu": {"name": "Test GPU", "driver": "550.1"},
+    }
+    timing = {"seconds": MetricResult(0.5, "s", True, True, [0.4, 0.6], 0.3, 0.7)}
+    cuda = fixed_record(device="cuda", seeds=[5, 6], git_dirty=True, git_commit=None, environment=env,
+                        metrics={**fixed_record().metrics, **timing},
+                        error="RuntimeError: one seed diverged  \n")
+    gone = fixed_record(tier="paper", seeds=[9], seed=9)
+    failed = fixed_record(status="error", error="  MemoryError  ", git_commit=None,
+                          started_at="2026-03-04T00:00:00+00:00")
+    return [cuda, gone], {("full", "cuda"): failed, ("quick", "cpu"): failed}
+
+
+def test_report_variants_match_the_golden_file(fake_papers):
+    records, failed = variant_records()
+    text = paper_report("good", records, failed)
+    assert text == (GOLDEN / "REPORT_variants.md").read_text(encoding="utf-8")

@@ -197,3 +197,62 @@ def test_sparkline_uses_a_log_scale_for_wide_positive_ranges_and_centres_one_poi
     assert 'cx="90.0" cy="31.7"' in signed  # not all positive: linear
     one = sparkline([(1, "abcdefghijkl", 5.0)])
     assert 'cx="90.0" cy="32.0"' in one and "<title>abcdefghij: 5</title>" in one
+
+
+def test_history_through_a_corrupt_version_a_deletion_and_two_tiers(tmp_path):
+    """Plain JSON records committed at fixed dates: a corrupt version and a deletion are skipped, a
+    record on another tier and device is its own table, and the markdown pins every column."""
+    from papers.harness.history import history_markdown, record_commits
+
+    repo, folder = tmp_path / "repo", tmp_path / "repo" / "results" / "p"
+    folder.mkdir(parents=True)
+    _git(repo, "init", "-q")
+    quick, full = folder / "quick-cpu.json", folder / "full-cuda.json"
+
+    def claim(measured, low, high, verdict):
+        return {"claims": [{"id": "a", "kind": "paper", "measured": measured, "ci_low": low,
+                            "ci_high": high, "verdict": verdict}, "not a claim", {"no_id": 1}]}
+
+    def commit(day, message):
+        env = {**os.environ, "GIT_COMMITTER_DATE": f"2026-05-0{day}T10:2{day}:00+00:00",
+               "GIT_AUTHOR_DATE": f"2026-05-0{day}T10:2{day}:00+00:00"}
+        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "add", "-A"], cwd=repo,
+                       check=True, env=env)
+        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", message],
+                       cwd=repo, check=True, env=env)
+        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True,
+                              check=True).stdout.strip()
+
+    quick.write_text(json.dumps(claim(1.0, 0.5, 1.5, "reproduced")))
+    first = commit(1, "first")
+    quick.write_text("{ corrupt")
+    commit(2, "corrupt")
+    quick.unlink()
+    commit(3, "deleted")
+    quick.write_text(json.dumps(claim(3.0, 2.5, 3.5, "not reproduced")))
+    full.write_text(json.dumps(claim(2.0, None, None, "reproduced")))
+    fourth = commit(4, "back")
+
+    commits = record_commits("p", tmp_path / "repo" / "results")
+    assert [c[0] for c in commits] == [first, commits[1][0], commits[2][0], fourth, fourth]
+    assert all(len(c[0]) == 40 for c in commits)
+    assert commits[0][1] == "2026-05-01T10:21:00+00:00"
+    changes = claim_history("p", tmp_path / "repo" / "results")
+    assert [(v.tier, v.device, v.kind) for v in changes] == [
+        ("quick", "cpu", "paper"), ("full", "cuda", "paper"), ("quick", "cpu", "paper")]
+    assert history_markdown("p", changes) == "\n".join([
+        "### `a` · tier `full` on `cuda`",
+        "",
+        "| date | commit | measured (95 % CI) | verdict |",
+        "|---|---|---|---|",
+        f"| 2026-05-04 10:24 | {fourth[:10]} | 2 | reproduced |",
+        "",
+        "### `a` · tier `quick` on `cpu`",
+        "",
+        "| date | commit | measured (95 % CI) | verdict |",
+        "|---|---|---|---|",
+        f"| 2026-05-01 10:21 | {first[:10]} | 1 [0.5, 1.5] | reproduced |",
+        f"| 2026-05-04 10:24 | {fourth[:10]} | 3 [2.5, 3.5] | not reproduced |",
+        "",
+    ])
+    assert history_markdown("p", []) == "No committed record of `p` in git's history."

@@ -1,4 +1,5 @@
 import json
+import re
 
 import pytest
 
@@ -124,3 +125,37 @@ def test_metric_result_from_one_run_keeps_its_samples_and_from_seeds_their_value
         "m",
         False,
     )
+
+
+def test_a_record_on_disk_is_utf8_json_with_one_space_indents_and_the_umask_mode(tmp_path):
+    import os
+    import stat
+
+    path = tmp_path / "a" / "b" / "demo" / "quick-cpu.json"
+    record = Record(**{**RECORD.__dict__, "title": "Demo ≈ ünïcode"})
+    old = os.umask(0o027)
+    try:
+        write_record(path, record)
+    finally:
+        os.umask(old)
+    raw = path.read_bytes()
+    assert raw == (json.dumps(record.to_dict(), indent=1, ensure_ascii=False) + "\n").encode("utf-8")
+    assert "Demo ≈ ünïcode".encode() in raw and raw.startswith(b'{\n "schema_version"')
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640
+    assert [p.name for p in path.parent.iterdir()] == ["quick-cpu.json"]
+
+
+def test_record_paths_leave_out_failed_attempts_and_other_files(tmp_path):
+    from papers.harness.store import record_paths
+
+    for name in ("quick-cpu.json", "full-cuda.json", "quick-cpu.failed.json", "REPORT.md", "notes.json"):
+        (tmp_path / "demo").mkdir(exist_ok=True)
+        (tmp_path / "demo" / name).write_text("{}")
+    assert [p.name for p in record_paths(tmp_path)] == ["full-cuda.json", "quick-cpu.json"]
+
+
+def test_an_unreadable_file_names_itself(tmp_path):
+    path = tmp_path / "demo" / "quick-cpu.json"
+    path.mkdir(parents=True)
+    with pytest.raises(RecordError, match=re.escape(f"{path}: cannot be read (Is a directory)")):
+        read_record(path)

@@ -5,8 +5,6 @@ import math
 
 import numpy as np
 import pytest
-from dp_accounting import GaussianDpEvent
-from dp_accounting.pld import PLDAccountant
 
 from papers.diff2 import baselines, experiment, method
 
@@ -76,29 +74,14 @@ def test_gaussian_mechanism_noise_scale_per_node():
     np.testing.assert_allclose(out.std(axis=1), [0.6, 0.1], rtol=2e-2)
 
 
-def pld_epsilon(multipliers, delta):
-    pld = PLDAccountant(value_discretization_interval=1e-4)
-    for z in sorted(set(multipliers)):
-        pld.compose(GaussianDpEvent(z), count=multipliers.count(z))
-    return pld.get_epsilon(delta)
-
-
 @pytest.fixture
-def releases(monkeypatch):
+def releases(gaussian_releases):
     """(multiplier, sensitivities) of every Gaussian release, recorded from both methods."""
-    seen = []
-    real = method.gaussian_mechanism
-
-    def spy(value, sensitivity, multiplier, rng):
-        seen.append((multiplier, np.asarray(sensitivity).ravel().copy()))
-        return real(value, sensitivity, multiplier, rng)
-
-    monkeypatch.setattr(method, "gaussian_mechanism", spy)
-    return seen
+    return gaussian_releases(method)
 
 
 @pytest.mark.parametrize("eps", [3.0, 5.0])
-def test_diff2_noise_calibration_against_pld(data, releases, eps):
+def test_diff2_noise_calibration_against_pld(data, releases, pld_epsilon, eps):
     X, y, theta = data
     nodes = method.split_nodes(X, y, 3)
     steps, period, clip = 23, 5, 0.7
@@ -112,7 +95,7 @@ def test_diff2_noise_calibration_against_pld(data, releases, eps):
     assert experiment.diff2_spent_epsilon(5, 18, eps) == pytest.approx(eps, rel=1e-9)
 
 
-def test_dpgd_noise_calibration_against_pld(data, releases):
+def test_dpgd_noise_calibration_against_pld(data, releases, pld_epsilon):
     X, y, theta = data
     nodes = method.split_nodes(X, y, 3)
     baselines.dp_gd(nodes, theta, 3.0, 1e-5, 30, 0.1, 0.5, np.random.default_rng(4))

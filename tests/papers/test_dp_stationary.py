@@ -5,8 +5,6 @@ import math
 
 import numpy as np
 import pytest
-from dp_accounting import GaussianDpEvent
-from dp_accounting.pld import PLDAccountant
 
 from papers.dp_stationary import baselines, method
 
@@ -36,42 +34,26 @@ def test_gaussian_mechanism_noise_scale():
     assert np.std(out) == pytest.approx(0.6, rel=1e-2)
 
 
-def spent_epsilon(multipliers, delta):
-    pld = PLDAccountant(value_discretization_interval=1e-4)
-    for z in sorted(set(multipliers)):
-        pld.compose(GaussianDpEvent(z), count=multipliers.count(z))
-    return pld.get_epsilon(delta)
-
-
 @pytest.fixture
-def multipliers(monkeypatch):
-    """Every Gaussian release's multiplier, recorded from both methods."""
-    seen = []
-    real = method.gaussian_mechanism
-
-    def spy(value, sensitivity, multiplier, rng):
-        seen.append(multiplier)
-        return real(value, sensitivity, multiplier, rng)
-
-    monkeypatch.setattr(method, "gaussian_mechanism", spy)
-    monkeypatch.setattr(baselines, "gaussian_mechanism", spy)
-    return seen
+def releases(gaussian_releases):
+    """(multiplier, sensitivities) of every Gaussian release, recorded from both methods."""
+    return gaussian_releases(method, baselines)
 
 
 @pytest.mark.parametrize("eps", [0.5, 2.0])
-def test_spiderboost_noise_calibration_against_pld(problem, multipliers, eps):
+def test_spiderboost_noise_calibration_against_pld(problem, releases, pld_epsilon, eps):
     delta, steps, period = 1e-5, 23, 5
     rng = np.random.default_rng(3)
     method.private_spiderboost(problem, np.zeros(5), eps, delta, steps, period, 0.25, rng)
-    assert len(multipliers) == steps
-    assert spent_epsilon(multipliers, delta) == pytest.approx(eps, rel=2e-3)
+    assert len(releases) == steps
+    assert pld_epsilon([z for z, _ in releases], delta) == pytest.approx(eps, rel=2e-3)
 
 
-def test_dpgd_noise_calibration_against_pld(problem, multipliers):
+def test_dpgd_noise_calibration_against_pld(problem, releases, pld_epsilon):
     eps, delta, steps = 1.0, 1e-5, 30
     baselines.dp_gd(problem, np.zeros(5), eps, delta, steps, 0.5, np.random.default_rng(4))
-    assert len(multipliers) == steps
-    assert spent_epsilon(multipliers, delta) == pytest.approx(eps, rel=2e-3)
+    assert len(releases) == steps
+    assert pld_epsilon([z for z, _ in releases], delta) == pytest.approx(eps, rel=2e-3)
 
 
 def test_noiseless_spiderboost_is_gradient_descent(problem, monkeypatch):

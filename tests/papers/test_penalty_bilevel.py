@@ -29,15 +29,6 @@ def point(rng_seed, *shapes):
     return [rng.standard_normal(s) for s in shapes]
 
 
-@pytest.mark.parametrize("which", ["f", "g"])
-def test_quadratic_oracles_match_finite_differences(quad, which):
-    x, y = point(2, 5, 8)
-    oracle = getattr(quad, which)
-    _, gx, gy = oracle(x, y)
-    np.testing.assert_allclose(gx, fd_grad(lambda v: oracle(v, y)[0], x), atol=1e-7)
-    np.testing.assert_allclose(gy, fd_grad(lambda v: oracle(x, v)[0], y), atol=1e-7)
-
-
 def test_hyper_objective_gradient_matches_finite_differences(quad):
     (x,) = point(3, 5)
     np.testing.assert_allclose(quad.hyper_objective(x)[1], fd_grad(lambda v: quad.hyper_objective(v)[0], x),
@@ -93,15 +84,6 @@ def test_counter_counts_calls_and_averages_noise_over_the_batch():
     assert np.std(gx) == pytest.approx(2.0 / 4, rel=0.03)
 
 
-@pytest.mark.parametrize("which", ["f", "g"])
-def test_cleaning_oracles_match_finite_differences(small_cleaning, which):
-    x, y = point(6, 12, 12)
-    oracle = getattr(small_cleaning, which)
-    _, gx, gy = oracle(x, y)
-    np.testing.assert_allclose(gx, fd_grad(lambda v: oracle(v, y)[0], x), atol=1e-7)
-    np.testing.assert_allclose(gy, fd_grad(lambda v: oracle(x, v)[0], y), atol=1e-7)
-
-
 def test_cleaning_second_derivatives_match_finite_differences(small_cleaning):
     x, y, v = point(7, 12, 12, 12)
     hc = small_cleaning
@@ -135,9 +117,11 @@ def overparam():
 
 
 @pytest.mark.parametrize("which", ["f", "g"])
-def test_overparam_oracles_match_finite_differences(overparam, which):
-    x, y = point(10, 3, 8)
-    oracle = getattr(overparam, which)
+@pytest.mark.parametrize("problem, seed, dx, dy", [("quad", 2, 5, 8), ("small_cleaning", 6, 12, 12),
+                                                   ("overparam", 10, 3, 8)])
+def test_oracles_match_finite_differences(request, problem, seed, dx, dy, which):
+    oracle = getattr(request.getfixturevalue(problem), which)
+    x, y = point(seed, dx, dy)
     _, gx, gy = oracle(x, y)
     np.testing.assert_allclose(gx, fd_grad(lambda v: oracle(v, y)[0], x), atol=1e-7)
     np.testing.assert_allclose(gy, fd_grad(lambda v: oracle(x, v)[0], y), atol=1e-7)
