@@ -1,0 +1,1 @@
+"""TODO: the paper's title (aas_pinn)."""
