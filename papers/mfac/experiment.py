@@ -89,8 +89,9 @@ def _training_grads(ctx, data, model, m, stream):
 
 def ihvp_accuracy(ctx) -> dict:
     """Relative IHVP errors of the static algorithm against the Woodbury solve (all m, d), of the dynamic
-    one against it (all m, smallest and largest d), of the static one against the dense inverse
-    (gradients of the trained MLP 64-32-10, d = 2410), and the error of diag(F^-1); the damping is the
+    one against it (all m, smallest and largest d), of the static one against the dense inverse and
+    against the authors' d-dimensional recursion (reference.py) (gradients of the trained MLP
+    64-32-10, d = 2410), and the error of diag(F^-1); the damping is the
     pruning run's, and Gaussian gradients share the real ones' scale. Each x = G^T z lies in the span of
     the gradients, where the low-rank correction carries the whole answer (a random x in d >> m
     dimensions is almost orthogonal to it: F^-1 x ~ x / lambda)."""
@@ -98,6 +99,7 @@ def ihvp_accuracy(ctx) -> dict:
 
     from papers.mfac.baselines import dense_fisher, woodbury_ihvp
     from papers.mfac.method import DynamicMFAC, StaticMFAC
+    from papers.mfac.reference import AuthorsStaticMFAC
 
     def rel(a, b):
         return (torch.linalg.vector_norm(a - b) / torch.linalg.vector_norm(b)).item()
@@ -105,7 +107,7 @@ def ihvp_accuracy(ctx) -> dict:
     real = _training_grads(ctx, *_trained_mlp(ctx, (64, 32, 10)), max(M_VALUES), stream=1)
     scale = real.pow(2).mean().sqrt().item()
     gen = torch.Generator().manual_seed(ctx.seed)
-    err_wood, err_dyn, err_dense, err_diag, cond = 0.0, 0.0, 0.0, 0.0, 0.0
+    err_wood, err_dyn, err_dense, err_diag, err_authors, cond = 0.0, 0.0, 0.0, 0.0, 0.0, 0.0
 
     def condition(G):
         return 1 + torch.linalg.matrix_norm(G, 2).item() ** 2 / (len(G) * ACCURACY_DAMPING)
@@ -117,6 +119,9 @@ def ihvp_accuracy(ctx) -> dict:
         static = StaticMFAC(G, ACCURACY_DAMPING)
         err_dense = max(err_dense, rel(static.ihvp(x), torch.linalg.solve(F, x)))
         err_diag = max(err_diag, rel(static.diag(), torch.linalg.inv(F).diagonal()))
+        authors = AuthorsStaticMFAC(G, ACCURACY_DAMPING)
+        err_authors = max(err_authors, rel(static.ihvp(x), authors.ihvp(x)),
+                          rel(static.diag(), authors.diag()))
         cond = max(cond, condition(G))
         for d in D_VALUES:
             G = (scale * torch.randn(2 * m, d, generator=gen, dtype=torch.float64)).to(ctx.device)
@@ -140,6 +145,7 @@ def ihvp_accuracy(ctx) -> dict:
         "ihvp_rel_error_woodbury": Metric(err_wood),
         "ihvp_rel_error_dense": Metric(err_dense),
         "diag_rel_error_dense": Metric(err_diag),
+        "ihvp_rel_error_authors": Metric(err_authors),
         "dynamic_ihvp_rel_error_woodbury": Metric(err_dyn),
         "fisher_condition_number_max": Metric(cond),
     }

@@ -173,3 +173,23 @@ def test_multistep_obs_prune_matches_a_dense_loop_over_the_surviving_weights():
     got = obs_prune(theta, grads_at(theta), LAM, prunable, 0.7, steps=4, regrad=grads_at)
     assert int((got[prunable] == 0).sum()) == round(0.7 * int(prunable.sum()))
     assert torch.allclose(got, expected, rtol=1e-9, atol=1e-12)
+
+
+def test_the_authors_recursion_builds_the_sherman_morrison_vectors_and_agrees_with_ours():
+    """reference.py's d-dimensional recursion against dense solves of F_{i-1} v = g_i, and its IHVP
+    and diagonal against the dense inverse and against our Gram-matrix route."""
+    from papers.mfac.reference import AuthorsStaticMFAC, static_ihvp_pair
+
+    m, d = 7, 30
+    G = _grads(m, d, seed=5)
+    authors = AuthorsStaticMFAC(G, LAM)
+    for i in range(m):
+        F_prev = LAM * torch.eye(d, dtype=torch.float64) + G[:i].T @ G[:i] / m
+        assert torch.allclose(authors.V[i], torch.linalg.solve(F_prev, G[i]), rtol=1e-10)
+    x = G.T @ torch.randn(m, dtype=torch.float64)
+    Finv = torch.linalg.inv(dense_fisher(G, LAM))
+    assert _columnwise_rel_error(authors.ihvp(x)[:, None], (Finv @ x)[:, None]) < 1e-10
+    assert torch.allclose(authors.diag(), Finv.diagonal(), rtol=1e-10)
+    assert _columnwise_rel_error(StaticMFAC(G, LAM).ihvp(x)[:, None], authors.ihvp(x)[:, None]) < 1e-12
+    ours, theirs = static_ihvp_pair(4, 50)
+    assert _columnwise_rel_error(ours()[:, None], theirs()[:, None]) < 1e-4  # float32 on both sides
