@@ -46,13 +46,14 @@ def test_context_keeps_figures_of_seed_zero_only(tmp_path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    open_before = plt.get_fignums()  # figures another test in this process left open are not ours
     first = RunContext("p", "quick", "cpu", 1, tmp_path / "a", seed_index=0, n_seeds=2)
     other = RunContext("p", "quick", "cpu", 2, tmp_path / "b", seed_index=1, n_seeds=2)
     for ctx in (first, other):
         ctx.save_figure(plt.figure(), "curve")
     assert first.figures == ["quick-cpu-curve.png"] and (tmp_path / "a" / "quick-cpu-curve.png").exists()
     assert other.figures == [] and not (tmp_path / "b").exists()
-    assert plt.get_fignums() == []
+    assert plt.get_fignums() == open_before
 
 
 def test_progress_is_silent_under_ci(tmp_path, monkeypatch, capsys):
