@@ -454,3 +454,125 @@ def test_help_of_every_command_is_the_documented_text(monkeypatch, capsys):
     if os.environ.get("PAPERS_REGENERATE_GOLDEN"):
         golden.write_text(text, encoding="utf-8")
     assert text == golden.read_text(encoding="utf-8")
+
+
+class FakeDask:
+    """Stands in for dask_executor.connect and run_papers: a client at tcp://fake:1 with `gpus`
+    GPUs; each paper's result is `record` (None: refused), or the run is interrupted after the first."""
+
+    def __init__(self, record, refused=(), interrupt=False, gpus=0.0):
+        self.record, self.refused, self.interrupt, self.gpus = record, refused, interrupt, gpus
+        self.connected = self.args = None
+
+    def install(self, monkeypatch):
+        import contextlib
+        import types
+
+        from papers.harness import dask_executor
+
+        @contextlib.contextmanager
+        def connect(scheduler, cluster):
+            self.connected = (scheduler, cluster)
+            yield types.SimpleNamespace(scheduler=types.SimpleNamespace(address="tcp://fake:1"))
+
+        monkeypatch.setattr(dask_executor, "connect", connect)
+        monkeypatch.setattr(dask_executor, "cluster_gpus", lambda client: self.gpus)
+        monkeypatch.setattr(dask_executor, "run_papers", self.run_papers)
+
+    def run_papers(self, client, slugs, tier, device, seed, timeout, results_dir, on_done=None):
+        from papers.harness.dask_executor import DaskResult
+
+        self.args = (slugs, tier, device, seed, timeout, Path(results_dir))
+        results = []
+        for s in slugs:
+            refused = s in self.refused
+            rc = 2 if refused else 1 if s == "raises" else 0
+            record = None if refused else self.record
+            results.append(DaskResult(s, rc, 2.5, f"{s} refused" if refused else "", record))
+            on_done(results[-1])
+            if self.interrupt:
+                raise KeyboardInterrupt
+        return results
+
+
+@pytest.fixture
+def good_record(fake_papers, tmp_path):
+    from papers.harness.runner import run_paper
+
+    return run_paper("good", "quick", "cpu", 0, tmp_path / "local")
+
+
+def test_dask_one_paper_prints_its_claims(main, monkeypatch, good_record, tmp_path):
+    fake = FakeDask(good_record)
+    fake.install(monkeypatch)
+    rc, out, err = main("reproduce", "good", "--tier", "quick", "--executor", "dask", "--cluster", "local:2")
+    assert fake.connected == (None, "local:2")
+    assert fake.args == (["good"], "quick", "auto", 0, 300, tmp_path)
+    # the record stands in for one the cluster wrote elsewhere: only SUMMARY.md and summary.csv here
+    expected = REPRODUCED.format(dir=tmp_path).replace("wrote 3", "wrote 2")
+    assert (rc, _no_time(out), err) == (0, expected, "")
+
+
+def test_dask_one_paper_quiet_and_cuda_without_a_gpu(main, monkeypatch, good_record, tmp_path):
+    FakeDask(good_record).install(monkeypatch)
+    argv = ["reproduce", "good", "--executor", "dask", "--scheduler", "tcp://s:1", "--device", "cuda"]
+    rc, out, err = main(*argv, "--quiet", "--no-report", "--timeout", "9")
+    assert _no_time(out) == (
+        "ok, paper claims: 1 reproduced, 1 not, 0 inconclusive of 2 checked (3 in all); checks 1/1; "
+        "cpu, T s\n"
+    )
+    assert (rc, err) == (0, "no worker offers the resource GPU=1 yet: the cuda seeds wait for one\n")
+    FakeDask(good_record, gpus=1.0).install(monkeypatch)
+    assert main(*argv, "--quiet", "--no-report")[2] == ""
+
+
+def test_dask_one_paper_refused_or_interrupted(main, monkeypatch, good_record):
+    FakeDask(good_record, refused=("good",)).install(monkeypatch)
+    argv = ["reproduce", "good", "--executor", "dask", "--cluster", "local:1", "--no-report"]
+    assert main(*argv) == (2, "", "papers: error: good refused\n")
+    FakeDask(good_record, interrupt=True).install(monkeypatch)
+    assert main(*argv) == (
+        130,
+        "",
+        "papers: interrupted; the run's record was not written or changed\n",
+    )
+
+
+def test_dask_all_papers(main, monkeypatch, good_record, tmp_path):
+    fake = FakeDask(good_record, refused=("nan",))
+    fake.install(monkeypatch)
+    rc, out, err = main("reproduce", "--all", "--tier", "full", "--executor", "dask", "--cluster", "local:3")
+    slugs = ["good", "interrupted", "nan", "raises", "slow"]
+    assert fake.args == (slugs, "full", "auto", 0, 1800, tmp_path)
+    lines = _no_time(out).splitlines()
+    assert (
+        lines[0]
+        == "running 5 papers at tier full on the Dask cluster at tcp://fake:1, timeout 1800 s per seed"
+    )
+    one = (
+        "ok, paper claims: 1 reproduced, 1 not, 0 inconclusive of 2 checked (3 in all); checks 1/1; cpu, T s"
+    )
+    assert lines[1:6] == [f"      T s  {s}: {'nan refused' if s == 'nan' else one}" for s in slugs]
+    assert re.fullmatch(r"total T s for 5 papers; failed: nan, raises", lines[6])
+    assert lines[7:] == [f"wrote 2 report files under {tmp_path}"]
+    assert (rc, err) == (2, "papers: error: nan refused\n")
+    FakeDask(good_record).install(monkeypatch)
+    rc, out, err = main("reproduce", "--all", "--tier", "quick", "--executor", "dask", "--cluster", "local:3")
+    assert (rc, err) == (1, "")
+    assert _no_time(out).splitlines()[6] == "total T s for 5 papers; failed: raises"
+
+
+def test_dask_all_papers_interrupted(main, monkeypatch, good_record, tmp_path):
+    FakeDask(good_record, interrupt=True).install(monkeypatch)
+    argv = ["reproduce", "--all", "--tier", "quick", "--executor", "dask", "--cluster", "local:1"]
+    rc, out, err = main(*argv)
+    assert rc == 130
+    assert err == (
+        "papers: interrupted; records written before that: good; the running seeds were cancelled "
+        "and their records left as they were\n"
+    )
+    assert out.splitlines()[-1] == f"wrote 2 report files under {tmp_path}"
+    FakeDask(good_record, refused=("good",), interrupt=True).install(monkeypatch)
+    rc, out, err = main(*argv, "--no-report")
+    assert (rc, "records written before that: none;" in err) == (130, True)
+    assert "wrote" not in out
