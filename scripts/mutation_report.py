@@ -13,6 +13,7 @@ from pathlib import Path
 from papers.harness.provenance import cpu_model
 
 CAUGHT = ("killed", "timeout")
+LAST_LINE = "`.venv/bin/mutmut results` lists the survivors; `.venv/bin/mutmut show <name>` shows one."
 STATUSES = ("killed", "timeout", "survived", "no tests", "suspicious", "not checked")
 
 
@@ -65,10 +66,17 @@ def report(modules: dict[str, Counter], commit: str, today: str, cpu: str) -> st
             "|---|---|" + "---|" * len(STATUSES),
             *rows,
             "",
-            "`.venv/bin/mutmut results` lists the survivors; `.venv/bin/mutmut show <name>` shows one.",
+            LAST_LINE,
             "",
         ]
     )
+
+
+def notes(previous: str) -> str:
+    """The hand-written part of an earlier docs/MUTATION.md: everything after its generated table
+    (the runs' history, what the survivors led to), kept when the table is rewritten."""
+    head, sep, tail = previous.partition(LAST_LINE + "\n")
+    return tail if sep else ""
 
 
 def main(out: str = "docs/MUTATION.md") -> int:
@@ -77,7 +85,10 @@ def main(out: str = "docs/MUTATION.md") -> int:
     ).stdout
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
     text = report(parse(results), commit.stdout.strip(), str(date.today()), cpu_model())
-    Path(out).write_text(text, encoding="utf-8")
+    path = Path(out)
+    if path.exists():
+        text += notes(path.read_text(encoding="utf-8"))
+    path.write_text(text, encoding="utf-8")
     print(text.splitlines()[4])
     return 0
 

@@ -31,3 +31,12 @@ def test_report_says_when_the_run_was_stopped():
     assert "**Score: 60.0 %** of 5 mutants" in text and "1 of 6 mutants not yet checked" in text
     assert "| `papers.harness.metric` | 66.7 % | 1 | 1 | 1 | 0 | 0 | 0 |" in text
     assert "| `papers.common.dp5` | - | 0 | 0 | 0 | 0 | 0 | 1 |" in text
+
+
+def test_the_hand_written_notes_below_the_table_are_kept():
+    text = mutation_report.report(mutation_report.parse(RESULTS), "abc", "2026-01-01", "cpu")
+    assert mutation_report.notes(text) == ""
+    assert mutation_report.notes(text + "## An earlier run\n\nIt scored 50 %.\n") == (
+        "## An earlier run\n\nIt scored 50 %.\n"
+    )
+    assert mutation_report.notes("# no generated table\n") == ""
