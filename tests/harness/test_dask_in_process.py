@@ -1,0 +1,150 @@
+"""dask_executor.run_papers on a one-worker LocalCluster in this process, with each seed run by
+seed_task.run_one in the worker's thread instead of a forked seed process (the tests that fork
+seeds from a seed server are in test_dask_executor.py): the same record as a local run, errors
+as records, and seeds from another commit refused."""
+
+import json
+import re
+import socket
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from papers.harness import dask_executor, runner, seed_task
+from papers.harness.provenance import cpu_model
+from papers.harness.store import read_record
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def run_in_thread(spec, timeout, cancel=None):
+    """What run_isolated returns for `spec`, with the seed run here rather than in its own process."""
+    with tempfile.TemporaryDirectory(prefix="papers-seed-") as tmp:
+        folder = Path(tmp)
+        (folder / seed_task.SPEC).write_text(json.dumps(spec))
+        seed_task.run_one(folder)
+        result = json.loads((folder / seed_task.RESULT).read_text())
+        result["figures"] = {name: (folder / name).read_bytes() for name in result["outcome"]["figures"]}
+    result["provenance"] = seed_task.provenance(spec["device"], result.pop("environment"))
+    return result
+
+
+@pytest.fixture
+def client(fake_papers, monkeypatch):
+    monkeypatch.setattr(dask_executor, "run_isolated", run_in_thread)
+    with dask_executor.connect(cluster="local:1", processes=False) as c:
+        yield c
+
+
+def test_seeds_on_the_cluster_give_the_local_record(client, tmp_path):
+    local = runner.run_paper("good", "full", "cpu", 0, tmp_path / "local")
+    done = []
+    (result,) = dask_executor.run_papers(
+        client, ["good"], "full", "cpu", 0, 120, tmp_path / "dask", done.append
+    )
+    record = result.record
+    assert done == [result] and (result.slug, result.returncode, result.message) == ("good", 0, "")
+    assert record.status == "ok" and record.error is None
+    assert {k: m.samples for k, m in record.metrics.items() if not m.volatile} == {
+        k: m.samples for k, m in local.metrics.items() if not m.volatile
+    }
+    assert [(c.id, c.verdict, c.measured) for c in record.claims] == [
+        (c.id, c.verdict, c.measured) for c in local.claims
+    ]
+    assert record.seeds == local.seeds and record.figures == local.figures == ["full-cpu-line.png"]
+    assert (record.tier, record.device, record.seed) == ("full", "cpu", 0)
+    folder = tmp_path / "dask" / "good"
+    assert (folder / "full-cpu-line.png").read_bytes().startswith(PNG_MAGIC)
+    assert read_record(folder / "full-cpu.json") == record
+    assert not list(folder.glob(".staging-*"))
+    workers = record.environment["workers"]
+    assert [w["seed_index"] for w in workers] == [0, 1, 2]
+    assert {w["hostname"] for w in workers} == {socket.gethostname()}
+    assert all(re.fullmatch(r"tcp://127\.0\.0\.1:\d+", w["worker"]) for w in workers)
+    commit, dirty = runner.git_state()
+    assert {w["commit"] for w in workers} == {commit} == {record.git_commit}
+    assert {w["dirty"] for w in workers} == {dirty} and record.git_dirty == dirty
+    assert all(w["packages"]["numpy"] and w["device"] == "cpu" and w["seconds"] >= 0 for w in workers)
+    assert record.environment["executor"] == "dask" and record.environment["cpu"]
+    assert record.peak_memory_mb > 0
+
+
+def test_failing_papers_become_error_records_in_the_order_asked(client, tmp_path):
+    done = []
+    results = dask_executor.run_papers(
+        client, ["raises", "good", "nan"], "quick", "cpu", 0, 60, tmp_path, done.append
+    )
+    assert [r.slug for r in results] == ["raises", "good", "nan"]
+    assert sorted(r.slug for r in done) == ["good", "nan", "raises"]
+    by = {r.slug: r for r in results}
+    assert [by[s].returncode for s in ("raises", "good", "nan")] == [1, 0, 1]
+    assert by["raises"].message == "RuntimeError: the solver diverged"
+    assert by["nan"].message == "non-finite metric(s): x"
+    assert by["raises"].record.status == "error" and read_record(tmp_path / "raises" / "quick-cpu.json")
+
+
+def test_a_cluster_at_another_commit_is_refused_before_anything_runs(client, tmp_path, monkeypatch):
+    monkeypatch.setattr(dask_executor, "git_state", lambda: ("c0ffee" * 6 + "c0ff", False))
+    with pytest.raises(dask_executor.MixedCommits) as exc:
+        dask_executor.run_papers(client, ["good"], "quick", "cpu", 0, 120, tmp_path)
+    assert re.fullmatch(
+        r"refusing to run on this cluster: worker tcp://127\.0\.0\.1:\d+ has commit \S+, "
+        r"this machine c0ffeec0ffee",
+        str(exc.value),
+    )
+    assert not (tmp_path / "good").exists()
+
+
+def test_seeds_from_another_commit_are_refused_in_one_line(client, tmp_path, monkeypatch):
+    monkeypatch.setattr(dask_executor, "check_workers", lambda *args: None)  # a worker that joined later
+    monkeypatch.setattr(dask_executor, "git_state", lambda: ("c0ffee" * 6 + "c0ff", False))
+    (result,) = dask_executor.run_papers(client, ["good"], "quick", "cpu", 0, 120, tmp_path)
+    assert result.record is None and result.returncode == 2
+    worker_commit = runner.git_state()[0]
+    assert result.message == (
+        "refusing to aggregate good (quick, cpu): its seeds ran at different commits: c0ffeec0ffee "
+        f"(this machine) and {worker_commit[:12]} (seed 0 on {socket.gethostname()} ("
+        f"{result.message.rsplit('(', 1)[1]}"
+    )
+    assert not (tmp_path / "good" / "quick-cpu.json").exists()
+
+
+def test_run_one_writes_the_outcome_and_a_cuda_seed_without_a_gpu_is_an_error(
+    fake_papers, tmp_path, monkeypatch
+):
+    spec = {"slug": "good", "tier": "quick", "device": "cpu", "seed": 7, "index": 0, "n_seeds": 1}
+    (tmp_path / "spec.json").write_text(json.dumps(spec))
+    seed_task.run_one(tmp_path)
+    result = json.loads((tmp_path / "outcome.json").read_text())
+    assert set(result) == {"outcome", "seconds", "peak_memory_mb", "environment"}
+    assert result["outcome"]["status"] == "ok" and result["outcome"]["figures"] == ["quick-cpu-line.png"]
+    assert result["outcome"]["metrics"]["x"]["value"] == 2.0 and (tmp_path / "quick-cpu-line.png").exists()
+    assert (result["outcome"]["index"], result["outcome"]["seed"]) == (0, 7)
+    assert result["environment"]["gpu"] is None and result["environment"]["packages"]["numpy"]
+    assert result["peak_memory_mb"] > 0 and result["seconds"] >= 0
+    monkeypatch.setattr(seed_task, "gpu_available", lambda: False)
+    (tmp_path / "spec.json").write_text(json.dumps({**spec, "device": "cuda", "index": 1}))
+    seed_task.run_one(tmp_path)
+    out = json.loads((tmp_path / "outcome.json").read_text())["outcome"]
+    assert out == {
+        "index": 1, "seed": 7, "status": "error", "error": f"no GPU on {socket.gethostname()}",
+        "metrics": {}, "figures": [],
+    }  # fmt: skip
+
+
+def test_provenance_off_a_worker_and_the_cancel_check_without_an_event(monkeypatch):
+    prov = seed_task.provenance("cuda", {"cpu": "given"})
+    assert prov == {
+        "commit": runner.git_state()[0], "dirty": runner.git_state()[1], "hostname": socket.gethostname(),
+        "worker": None, "device": "cuda", "environment": {"cpu": "given"},
+    }  # fmt: skip
+    env = seed_task.provenance("cpu", None)["environment"]
+    assert env["gpu"] is None and env["cpu"] == cpu_model()
+    assert seed_task._cancel_check(None)() is False
+    failed = seed_task._failed({"index": 2, "seed": 9}, "gone", 1.5)
+    assert failed == {
+        "outcome": {"index": 2, "seed": 9, "status": "error", "error": "gone", "metrics": {}, "figures": []},
+        "seconds": 1.5,
+        "peak_memory_mb": 0.0,
+    }
