@@ -5,8 +5,10 @@ as records, and seeds from another commit refused."""
 
 import json
 import re
+import signal
 import socket
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -148,3 +150,93 @@ def test_provenance_off_a_worker_and_the_cancel_check_without_an_event(monkeypat
         "seconds": 1.5,
         "peak_memory_mb": 0.0,
     }
+
+
+class FakeServer:
+    """Stands in for the seed server: start_seed(folder) runs the seed in a thread of this process
+    (`run`: write the outcome and exit status 0; `hang`: nothing until killed; `crash`: status 3 and
+    a log, no outcome; `die`: the server itself exits), and os.killpg/os.kill write status -9."""
+
+    def __init__(self, monkeypatch, mode):
+        import threading
+
+        self.mode, self.killed, self.threading = mode, [], threading
+        self.alive = mode != "die"
+        monkeypatch.setattr(
+            seed_task._Server, "start_seed", classmethod(lambda cls, folder: self.start(folder))
+        )
+        monkeypatch.setattr(seed_task.os, "killpg", self.kill_group)
+        monkeypatch.setattr(seed_task.os, "kill", self.kill_one)
+
+    def poll(self):
+        return None if self.alive else 1
+
+    def start(self, folder):
+        self.folder, self.spec = folder, json.loads((folder / seed_task.SPEC).read_text())
+
+        def seed():
+            if self.mode == "run":
+                seed_task.run_one(folder)
+                (folder / seed_task.STATUS).write_text("0")
+            elif self.mode == "crash":
+                (folder / "output.log").write_text("\n".join(f"line {i}" for i in range(8)) + "\n")
+                (folder / seed_task.STATUS).write_text("3")
+
+        self.threading.Thread(target=seed).start()
+        return 4242, self
+
+    def kill_group(self, pid, sig):
+        self.killed.append(("group", pid, sig))
+        if self.mode == "hang":
+            (self.folder / seed_task.STATUS).write_text("-9")
+
+    def kill_one(self, pid, sig):
+        self.killed.append(("one", pid, sig))
+
+
+SEED = {"slug": "good", "tier": "quick", "device": "cpu", "seed": 7, "index": 0, "n_seeds": 1}
+
+
+def test_run_isolated_returns_the_outcome_figures_and_provenance(fake_papers, monkeypatch):
+    server = FakeServer(monkeypatch, "run")
+    result = seed_task.run_isolated(SEED, 60)
+    assert set(result) == {"outcome", "seconds", "peak_memory_mb", "figures", "provenance"}
+    assert result["outcome"]["status"] == "ok" and result["outcome"]["metrics"]["x"]["value"] == 2.0
+    assert list(result["figures"]) == ["quick-cpu-line.png"]
+    assert result["figures"]["quick-cpu-line.png"].startswith(PNG_MAGIC)
+    prov = result["provenance"]
+    assert prov["device"] == "cpu" and prov["environment"]["packages"]["numpy"] and prov["worker"] is None
+    assert server.spec == SEED and not server.folder.exists() and server.killed == []
+
+
+@pytest.mark.parametrize(
+    "mode, cancelled, message",
+    [
+        ("hang", False, "timed out after 0.6 s"),
+        ("hang", True, "cancelled by the client"),
+        ("die", False, "the seed's server exited and took the seed with it"),
+        (
+            "crash",
+            False,
+            "the seed's process exited with status 3 and no result:\nline 3\nline 4\nline 5\nline 6\nline 7",
+        ),
+    ],
+)
+def test_run_isolated_stops_or_reports_a_seed_that_gave_no_result(
+    fake_papers, monkeypatch, mode, cancelled, message
+):
+    server = FakeServer(monkeypatch, mode)
+    monkeypatch.setattr(seed_task, "_cancel_check", lambda name: lambda: cancelled and name == "ev")
+    t0 = time.perf_counter()
+    result = seed_task.run_isolated({**SEED, "index": 2, "seed": 11}, 0.6, "ev")
+    assert result["outcome"] == {
+        "index": 2, "seed": 11, "status": "error", "error": message, "metrics": {}, "figures": [],
+    }  # fmt: skip
+    assert result["figures"] == {} and result["peak_memory_mb"] == 0.0 and result["seconds"] >= 0
+    assert result["provenance"]["environment"]["cpu"] == cpu_model()
+    if mode == "crash":
+        assert server.killed == []
+    else:  # the seed's group, then the seed itself, both with SIGKILL
+        assert server.killed == [("group", 4242, signal.SIGKILL), ("one", 4242, signal.SIGKILL)]
+    if mode == "hang" and not cancelled:
+        assert 0.6 < time.perf_counter() - t0 < 5
