@@ -1,0 +1,72 @@
+"""The smaller run-time helpers: XLA_FLAGS for a thread limit, GPU detection through torch or jax,
+and RunContext.synchronize, with fake torch and jax modules where a GPU would be needed."""
+
+import sys
+import types
+
+import pytest
+
+from papers.harness import runner
+from papers.harness.context import RunContext
+from papers.harness.policy import _xla_flags
+
+
+@pytest.mark.parametrize(
+    "before, threads, after",
+    [
+        (None, 1, "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"),
+        (None, 4, "intra_op_parallelism_threads=4"),
+        (
+            "--a --xla_cpu_multi_thread_eigen=true  intra_op_parallelism_threads=8 --b",
+            1,
+            "--a --b --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1",
+        ),
+        ("--a intra_op_parallelism_threads=8", 2, "--a intra_op_parallelism_threads=2"),
+    ],
+)
+def test_xla_flags_replace_only_the_thread_settings(monkeypatch, before, threads, after):
+    if before is None:
+        monkeypatch.delenv("XLA_FLAGS", raising=False)
+    else:
+        monkeypatch.setenv("XLA_FLAGS", before)
+    assert _xla_flags(threads) == after
+
+
+def fake_torch(available, calls=None):
+    cuda = types.SimpleNamespace(is_available=lambda: available, synchronize=lambda: calls.append("sync"))
+    return types.SimpleNamespace(cuda=cuda)
+
+
+def fake_jax(platforms=None, error=None):
+    def devices():
+        if error:
+            raise error
+        return [types.SimpleNamespace(platform=p) for p in platforms]
+
+    return types.SimpleNamespace(devices=devices)
+
+
+@pytest.mark.parametrize(
+    "torch, jax, expected",
+    [
+        (fake_torch(True), fake_jax(error=AssertionError("jax is not asked")), True),
+        (fake_torch(False), fake_jax(["cpu", "gpu"]), True),
+        (fake_torch(False), fake_jax(["cpu"]), False),
+        (fake_torch(False), fake_jax(error=RuntimeError("no backend")), False),
+        (None, fake_jax(["gpu"]), True),
+        (None, None, False),
+    ],
+)
+def test_gpu_available_asks_torch_then_jax(monkeypatch, torch, jax, expected):
+    monkeypatch.setitem(sys.modules, "torch", torch)  # None: `import torch` raises ImportError
+    monkeypatch.setitem(sys.modules, "jax", jax)
+    assert runner.gpu_available() is expected
+
+
+@pytest.mark.parametrize("device, calls", [("cuda", ["sync"]), ("cpu", [])])
+def test_synchronize_waits_for_the_gpu_only_on_cuda(monkeypatch, tmp_path, device, calls):
+    seen = []
+    monkeypatch.setitem(sys.modules, "torch", fake_torch(True, seen))
+    ctx = RunContext(slug="p", tier="quick", device=device, seed=1, out_dir=tmp_path)
+    ctx.synchronize()
+    assert seen == calls
