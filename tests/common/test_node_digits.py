@@ -145,3 +145,20 @@ def test_arms_start_alike_and_see_the_same_batches(monkeypatch):
     assert out["vanilla"].train_nfe == out["twin"].train_nfe
     assert out["vanilla"].evaluation == out["twin"].evaluation
     assert out["vanilla"].speedups == [] and len(out["twin"].speedups) == 2
+
+
+def test_heuristic_penalty_weights_the_solver_error_and_stiffness_sums(one_thread):
+    from papers.common.node_digits import heuristic_penalty
+
+    m = build_classifier(hidden=8, seed=1)
+    x = torch.randn(3, 64, generator=torch.Generator().manual_seed(0), dtype=DTYPE)
+    sol = m.solve(x)
+    errors = sum(float(s.error.detach()) * abs(float(s.h)) for s in sol.steps)
+    stiffness = sum(float(s.stiffness.detach()) for s in sol.steps)
+    assert errors > 0 and stiffness > 0
+    for ew, sw in ((0.0, 0.0), (2.0, 0.0), (0.0, 3.0), (2.0, 3.0)):
+        out = heuristic_penalty(error_weight=ew, stiffness_weight=sw)(m, x, torch.Generator())
+        penalty = float(torch.as_tensor(out.penalty).detach())
+        assert penalty == pytest.approx(ew * errors + sw * stiffness, rel=1e-12)
+        assert out.nfe == sol.nfe and torch.equal(out.z_end, sol.ys[-1])
+    assert heuristic_penalty()(m, x, torch.Generator()).penalty == 0.0
