@@ -240,3 +240,53 @@ def test_run_isolated_stops_or_reports_a_seed_that_gave_no_result(
         assert server.killed == [("group", 4242, signal.SIGKILL), ("one", 4242, signal.SIGKILL)]
     if mode == "hang" and not cancelled:
         assert 0.6 < time.perf_counter() - t0 < 5
+
+
+def test_serve_forks_a_seed_per_request_and_writes_its_exit_status(fake_papers, tmp_path, monkeypatch):
+    """The seed server's loop in this process, its stdin and stdout on pipes: each request line
+    forks a seed (which runs run_one in its folder and logs there), answers its pid, and writes its
+    exit status once it is reaped; the server returns when stdin closes."""
+    import os
+    import threading
+
+    monkeypatch.setenv("MPLBACKEND", "Agg")  # serve sets it; restored after
+    monkeypatch.setattr(seed_task, "PRELOAD", ("numpy", "no_such_module_here"))
+    folders = {}
+    for slug in ("good", "interrupted"):
+        folders[slug] = tmp_path / slug
+        folders[slug].mkdir()
+        (folders[slug] / seed_task.SPEC).write_text(json.dumps({**SEED, "slug": slug}))
+    stdin_r, stdin_w = os.pipe()
+    stdout_r, stdout_w = os.pipe()
+    saved = os.dup(0), os.dup(1)
+
+    def feed():
+        env = dict(os.environ)  # two requests in one write: the server splits the lines
+        lines = "".join(json.dumps({"folder": str(f), "env": env}) + "\n" for f in folders.values())
+        os.write(stdin_w, lines.encode())
+        deadline = time.time() + 60
+        while time.time() < deadline and not all((f / seed_task.STATUS).exists() for f in folders.values()):
+            time.sleep(0.05)
+        os.close(stdin_w)
+
+    thread = threading.Thread(target=feed)
+    os.dup2(stdin_r, 0)
+    os.dup2(stdout_w, 1)
+    try:
+        thread.start()
+        rc = seed_task.serve()
+    finally:
+        os.dup2(saved[0], 0)
+        os.dup2(saved[1], 1)
+        for fd in (*saved, stdin_r, stdout_w):
+            os.close(fd)
+        thread.join()
+    pids = os.read(stdout_r, 1000).decode().split()
+    os.close(stdout_r)
+    assert rc == 0 and len(pids) == 2 and all(p.isdigit() and int(p) != os.getpid() for p in pids)
+    good, interrupted = folders["good"], folders["interrupted"]
+    assert (good / seed_task.STATUS).read_text() == "0"
+    assert json.loads((good / seed_task.RESULT).read_text())["outcome"]["status"] == "ok"
+    assert (good / "quick-cpu-line.png").exists() and (good / "output.log").exists()
+    assert (interrupted / seed_task.STATUS).read_text() == "1"  # KeyboardInterrupt: no result, a traceback
+    assert not (interrupted / seed_task.RESULT).exists()  # (its traceback goes to pytest's sys.stderr here)
