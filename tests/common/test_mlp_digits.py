@@ -58,3 +58,13 @@ def test_training_on_digits_reaches_high_accuracy_and_is_deterministic():
     assert runs[0][0][-1] < runs[0][0][0]
     assert runs[0][0] == runs[1][0] and torch.equal(runs[0][1], runs[1][1])
     assert accuracy(model, data.X_test, data.y_test) > 0.9
+
+
+def test_set_flat_params_keeps_the_models_dtype():
+    from papers.common.mlp_digits import set_flat_params
+
+    model = torch.nn.Linear(2, 1).to(torch.float64)
+    theta = torch.tensor([0.5, -0.25, 0.125], dtype=torch.float32)
+    set_flat_params(model, theta)
+    assert model.weight.dtype == torch.float64 and model.bias.dtype == torch.float64
+    assert model.weight.tolist() == [[0.5, -0.25]] and model.bias.tolist() == [0.125]

@@ -46,3 +46,15 @@ def test_jax_results_are_waited_for():
     jnp.zeros(1)  # jax is imported, so results are blocked on
     best_seconds(lambda: Lazy(), repeats=2, min_batch_seconds=1e-4)
     assert waited and timing._wait(jnp.ones(3)) is None
+
+
+def test_best_seconds_keeps_the_fastest_of_five_batches_per_call(monkeypatch):
+    from papers.common import timing
+
+    batches = iter([0.5, 0.4, 0.3, 0.2, 0.1, 0.05, 0.01])
+    asked = []
+    monkeypatch.setattr(timing, "_calls_per_batch", lambda fn, sync, min_s: asked.append(min_s) or 4)
+    monkeypatch.setattr(timing, "_batch", lambda fn, number, sync: next(batches))
+    assert timing.best_seconds(lambda: None) == 0.1 / 4
+    assert asked == [2e-3]
+    assert next(batches) == 0.05, "five batches were timed, no more"

@@ -70,3 +70,32 @@ def test_synchronize_waits_for_the_gpu_only_on_cuda(monkeypatch, tmp_path, devic
     ctx = RunContext(slug="p", tier="quick", device=device, seed=1, out_dir=tmp_path)
     ctx.synchronize()
     assert seen == calls
+
+
+def test_a_kernel_is_prepared_for_its_device_and_synchronised_on_cuda(monkeypatch):
+    from papers.harness.kernels import kernel, kernels_of
+
+    seen, synced = [], []
+
+    @kernel(params={"n": [1, 2]}, devices=("cpu", "cuda"))
+    def summing(n, device):
+        """Sum n numbers.
+
+        More text."""
+        seen.append((n, device))
+        return lambda: seen.append("called")
+
+    monkeypatch.setitem(sys.modules, "torch", fake_torch(True, synced))
+    monkeypatch.delitem(sys.modules, "jax", raising=False)
+    [k] = kernels_of(types.SimpleNamespace(summing=summing, other=len))
+    assert (k.name, k.params, k.devices, k.doc) == (
+        "summing",
+        {"n": [1, 2]},
+        ("cpu", "cuda"),
+        "Sum n numbers.",
+    )
+    timed = k.prepare(3, device="cpu")
+    timed()
+    assert seen == [(3, "cpu"), "called"] and synced == []
+    k.prepare(2, device="cuda")()
+    assert seen[2:] == [(2, "cuda"), "called"] and synced == ["sync"]
