@@ -576,3 +576,100 @@ def test_dask_all_papers_interrupted(main, monkeypatch, good_record, tmp_path):
     rc, out, err = main(*argv, "--no-report")
     assert (rc, "records written before that: none;" in err) == (130, True)
     assert "wrote" not in out
+
+
+def _with(slug, **changes):
+    """The infos of the fake papers with `slug`'s changed."""
+    infos, errors = registry.all_infos()
+    return [dataclasses.replace(i, **changes) if i.slug == slug else i for i in infos], errors
+
+
+def test_list_joins_devices_and_cuts_titles_at_80_characters(main, monkeypatch):
+    title = "T" * 79 + "UV"
+    changed = _with("nan", devices=("cpu", "cuda"), title=title)
+    monkeypatch.setattr(registry, "all_infos", lambda: changed)
+    rc, out, _ = main("list")
+    assert (
+        out.splitlines()[3]
+        == "nan          2024       3       1  quick,full       cpu,cuda  " + "T" * 79 + "U"
+    )
+
+
+def test_reproduce_all_names_the_papers_it_skips_and_says_when_none_failed(main, monkeypatch, tmp_path):
+    from papers.harness import runner
+
+    full = registry.info("good").tiers["full"]
+    changed = _with("nan", tiers={"full": full})
+    monkeypatch.setattr(registry, "all_infos", lambda: changed)
+    fake = FakeRunAll()
+    monkeypatch.setattr(runner, "run_all", fake)
+    rc, out, err = main("reproduce", "--all", "--tier", "quick", "--no-report")
+    assert fake.args[0] == ["good", "interrupted", "raises", "slow"]
+    assert err == "skipping (no quick tier or no auto support): nan\n" and rc == 1
+    fake = FakeRunAll()
+    monkeypatch.setattr(
+        runner, "run_all", lambda slugs, *a, **k: fake([s for s in slugs if s != "raises"], *a, **k)
+    )
+    rc, out, err = main("reproduce", "--all", "--tier", "full", "--no-report")
+    assert rc == 0 and err == ""
+    assert re.fullmatch(r"total \d{1,2}\.\d s for 4 papers", out.splitlines()[-1])
+
+
+def test_reproduce_all_on_cuda_needs_a_gpu(main, monkeypatch):
+    from papers.harness import runner
+
+    changed = _with("good", devices=("cpu", "cuda"))
+    monkeypatch.setattr(registry, "all_infos", lambda: changed)
+    fake = FakeRunAll()
+    monkeypatch.setattr(runner, "run_all", fake)
+    monkeypatch.setattr(runner, "gpu_available", lambda: False)
+    skipped = "skipping (no quick tier or no cuda support): interrupted, nan, raises, slow\n"
+    assert main("reproduce", "--all", "--tier", "quick", "--device", "cuda") == (
+        2,
+        "",
+        skipped + "papers: error: --device cuda, but neither torch nor jax sees a GPU on this machine\n",
+    )
+    monkeypatch.setattr(runner, "gpu_available", lambda: True)
+    rc, out, err = main("reproduce", "--all", "--tier", "quick", "--device", "cuda", "--no-report")
+    assert (rc, fake.args[:3], err) == (0, (["good"], "quick", "cuda"), skipped)
+
+
+def test_reproduce_all_interrupted_after_two_names_both(main, monkeypatch):
+    from papers.harness import runner
+
+    class Twice(FakeRunAll):
+        def __call__(self, slugs, *args, on_done=None):
+            for s in slugs[:2]:
+                on_done(BatchResult(s, 0, 1.0, "ok"))
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(runner, "run_all", Twice())
+    rc, _, err = main("reproduce", "--all", "--tier", "quick", "--no-report")
+    assert rc == 130 and "records written before that: good, interrupted; the running" in err
+
+
+def test_dask_uses_the_client_it_connected(main, monkeypatch, good_record):
+    from papers.harness import dask_executor
+
+    fake = FakeDask(good_record, gpus=1.0)
+    fake.install(monkeypatch)
+    clients = []
+    monkeypatch.setattr(dask_executor, "cluster_gpus", lambda client: clients.append(client) or 1.0)
+    run = fake.run_papers
+    monkeypatch.setattr(
+        dask_executor, "run_papers", lambda client, *a, **k: clients.append(client) or run(client, *a, **k)
+    )
+    argv = [
+        "reproduce",
+        "good",
+        "--executor",
+        "dask",
+        "--scheduler",
+        "tcp://s:1",
+        "--device",
+        "cuda",
+        "--quiet",
+    ]
+    assert main(*argv, "--no-report")[0] == 0
+    assert fake.connected == ("tcp://s:1", None)
+    assert len(clients) == 2 and clients[0] is clients[1] and clients[0].scheduler.address == "tcp://fake:1"

@@ -5,10 +5,11 @@ PAPERS_REGENERATE_GOLDEN=1 only after a deliberate change of the site, and read 
 import os
 from pathlib import Path
 
+import pytest
 from test_report import fixed_record, variant_records
 
 from papers.harness import registry
-from papers.harness.site import index_page, paper_page
+from papers.harness.site import index_page, paper_page, sparkline
 
 GOLDEN = Path(__file__).with_name("golden")
 NOT_IN_GIT = Path("/nonexistent/results")  # claim_history says why there is no history, same text every run
@@ -43,3 +44,18 @@ def test_index_matches_the_golden_file(fake_papers):
     quick = fixed_record(tier="quick", seeds=[7], wall_seconds=1.5, started_at="2026-01-03T00:00:00+00:00")
     failing = fixed_record(paper="raises", status="error", error="boom", git_commit=None)
     check(index_page(infos, [fixed_record(), quick, *records, failing]), "site_index.html")
+
+
+@pytest.mark.parametrize(
+    "values, middle_y",
+    [
+        ([2.0, 20.0, 150.0], "28.6"),  # 150 < 100 * 2: linear, 32 - 28 * 18 / 148
+        ([1.0, 10.0, 100.0], "29.5"),  # exactly 100 times: still linear, 32 - 28 * 9 / 99
+        ([1.0, 10.0, 100.5], "18.0"),  # past 100 times: log10, 32 - 28 * 1 / log10(100.5)
+        ([0.0, 10.0, 2000.0], "31.9"),  # a zero: linear, 32 - 28 * 10 / 2000
+    ],
+)
+def test_sparkline_switches_to_log_past_a_hundredfold_positive_range(values, middle_y):
+    svg = sparkline([(i, f"c{i}", v) for i, v in enumerate(values)])
+    assert f'<circle cx="90.0" cy="{middle_y}" r="2">' in svg
+    assert svg.count("</circle><circle") == 2  # the dots follow each other, nothing between
