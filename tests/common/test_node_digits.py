@@ -1,5 +1,6 @@
 from types import SimpleNamespace
 
+import matplotlib.colors
 import numpy as np
 import pytest
 import torch
@@ -128,6 +129,26 @@ def test_comparison_figure_shows_every_arm():
     assert [b.get_height() for b in right.patches] == [100.0, 40.0]
     assert [b.get_height() for b in twin.patches] == [1.0, 3.0]  # no rounds: 1; else the median round
     assert right.get_ylim()[1] == pytest.approx(130.0) and twin.get_ylim()[1] == pytest.approx(3.9)
+    assert right.get_ylim()[0] == twin.get_ylim()[0] == 0
+    # the labels a reader sees
+    assert (left.get_xlabel(), left.get_ylabel(), left.get_title()) == (
+        "training step", "NFE per training solve (moving mean)", "Solver cost during training",
+    )  # fmt: skip
+    assert (right.get_ylabel(), right.get_title(), twin.get_ylabel()) == (
+        "NFE per test batch", "Test cost and prediction speed-up", "speed-up over vanilla (x)",
+    )  # fmt: skip
+    assert [t.get_text() for t in left.get_legend().get_texts()] == ["vanilla", "reg"]
+    assert [t.get_text() for t in right.get_legend().get_texts()] == [
+        "test NFE per batch", "prediction speed-up (median round)",
+    ]  # fmt: skip
+    assert right.get_legend()._ncols == 2
+    assert [t.get_rotation() for t in right.get_xticklabels()] == [30.0, 30.0]
+    # NFE bars left of each tick, speed-up bars right of it, 0.4 wide, the speed-ups in orange
+    geometry = [v for b in right.patches + twin.patches for v in (b.get_x(), b.get_width())]
+    assert geometry == pytest.approx([-0.4, 0.4, 0.6, 0.4, 0.0, 0.4, 1.0, 0.4])
+    assert twin.patches[0].get_facecolor() == pytest.approx(matplotlib.colors.to_rgba("tab:orange"))
+    assert tuple(fig.get_size_inches()) == (11.0, 4.0)
+    assert len(left.get_lines()[0].get_ydata()) == 39 and left.get_lines()[0].get_ydata()[0] == 100.0
 
 
 def test_arms_start_alike_and_see_the_same_batches(monkeypatch):
