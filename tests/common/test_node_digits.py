@@ -183,3 +183,61 @@ def test_heuristic_penalty_weights_the_solver_error_and_stiffness_sums(one_threa
         assert penalty == pytest.approx(ew * errors + sw * stiffness, rel=1e-12)
         assert out.nfe == sol.nfe and torch.equal(out.z_end, sol.ys[-1])
     assert heuristic_penalty()(m, x, torch.Generator()).penalty == 0.0
+
+
+def test_compare_arms_passes_the_settings_and_context_through(monkeypatch):
+    """Every collaborator replaced by a recording fake: which arguments each one gets."""
+    import papers.common.node_digits as nd
+    import papers.common.timing as timing
+
+    calls = []
+    data = SimpleNamespace(X_test="X_test", y_test="y_test")
+    monkeypatch.setattr(
+        nd, "digits_tensors", lambda seed, device, dtype: calls.append(("data", seed, device, dtype)) or data
+    )
+    models = iter(["m1", "m2"])
+    monkeypatch.setattr(
+        nd, "build_classifier", lambda hidden, seed, device: (next(models), hidden, seed, device)
+    )
+
+    class FakeTrainer:
+        def __init__(self, model, data_, reg, **kwargs):
+            calls.append(("trainer", model, data_ is data, reg, kwargs))
+            self.model, self.train_time, self.nfe = (
+                model,
+                {"f": 1.5, "g": 2.5}[reg],
+                (7, 8) if reg == "f" else (9,),
+            )
+
+    def interleaved(trainers, steps, progress):
+        calls.append(("train", list(trainers), steps, progress(range(2))))
+
+    monkeypatch.setattr(nd, "Trainer", FakeTrainer)
+    monkeypatch.setattr(nd, "train_interleaved", interleaved)
+    monkeypatch.setattr(nd, "predictor", lambda model, X, batch_size: (model[0], X, batch_size))
+    monkeypatch.setattr(nd, "evaluate", lambda model, X, y, batch_size: ("eval", X, y, batch_size))
+    monkeypatch.setattr(
+        timing, "interleaved_ratios", lambda a, b, rounds, synchronize: [a, b, rounds, synchronize()]
+    )  # a, b: (model, X_test, batch size) from the fake predictor
+    ctx = SimpleNamespace(
+        seed=5, seed_index=2, device="dev", synchronize=lambda: "synced",
+        progress=lambda it, total, desc: (list(it), total, desc),
+    )  # fmt: skip
+    settings = Settings(train_steps=3, batch_size=16, hidden=8, lr=0.5, timing_rounds=4)
+    out = compare_arms(ctx, {"base": "f", "arm": "g"}, settings, baseline="base")
+    trainer_kwargs = {"steps": 3, "batch_size": 16, "lr": 0.5, "seed": 5, "synchronize": ctx.synchronize}
+    assert calls == [
+        ("data", 5, "dev", DTYPE),
+        ("trainer", ("m1", 8, 5, "dev"), True, "f", trainer_kwargs),
+        ("trainer", ("m2", 8, 5, "dev"), True, "g", trainer_kwargs),
+        ("train", ["base", "arm"], 3, ([0, 1], 3, "seed 2")),
+    ]
+    assert out == {
+        "base": ArmResult(("eval", "X_test", "y_test", 16), 1.5, [7, 8], []),
+        "arm": ArmResult(
+            ("eval", "X_test", "y_test", 16),
+            2.5,
+            [9],
+            [("m1", "X_test", 16), ("m2", "X_test", 16), 4, "synced"],
+        ),
+    }
