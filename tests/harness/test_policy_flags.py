@@ -99,3 +99,36 @@ def test_a_kernel_is_prepared_for_its_device_and_synchronised_on_cuda(monkeypatc
     assert seen == [(3, "cpu"), "called"] and synced == []
     k.prepare(2, device="cuda")()
     assert seen[2:] == [(2, "cuda"), "called"] and synced == ["sync"]
+
+
+@pytest.mark.parametrize(
+    "smi, driver",
+    [("550.54\n", "550.54"), ("\n", None), (OSError("no nvidia-smi"), None)],
+)
+def test_gpu_info_names_the_gpu_driver_and_cuda(monkeypatch, smi, driver):
+    from papers.harness import provenance
+
+    asked = []
+
+    def run(cmd, **kwargs):
+        asked.append((cmd, kwargs))
+        if isinstance(smi, Exception):
+            raise smi
+        return types.SimpleNamespace(stdout=smi)
+
+    torch = fake_torch(True)
+    torch.cuda.get_device_name = lambda i: f"GPU {i}"
+    torch.version = types.SimpleNamespace(cuda="12.4")
+    monkeypatch.setitem(sys.modules, "torch", torch)
+    monkeypatch.setattr(provenance.subprocess, "run", run)
+    assert provenance.gpu_info() == {"name": "GPU 0", "driver": driver, "cuda": "12.4"}
+    assert asked == [
+        (
+            ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
+            {"capture_output": True, "text": True, "timeout": 10},
+        )
+    ]
+    monkeypatch.setitem(sys.modules, "torch", fake_torch(False))
+    assert provenance.gpu_info() is None
+    monkeypatch.setitem(sys.modules, "torch", None)
+    assert provenance.gpu_info() is None
