@@ -3,6 +3,7 @@ and RunContext.synchronize, with fake torch and jax modules where a GPU would be
 
 import sys
 import types
+from pathlib import Path
 
 import pytest
 
@@ -132,3 +133,58 @@ def test_gpu_info_names_the_gpu_driver_and_cuda(monkeypatch, smi, driver):
     assert provenance.gpu_info() is None
     monkeypatch.setitem(sys.modules, "torch", None)
     assert provenance.gpu_info() is None
+
+
+@pytest.fixture
+def scratch_paper(fake_papers, tmp_path, monkeypatch):
+    """The fake paper `good`, its files copied to a scratch folder registry.folder points at, and
+    its claim x_below_one expected `not reproduced` at quick and `inconclusive` at full."""
+    import dataclasses
+    import shutil
+
+    from papers.harness import registry
+
+    folder = tmp_path / "good"
+    shutil.copytree(fake_papers / "good", folder)
+    info = registry.info("good")
+    claims = tuple(
+        dataclasses.replace(c, expected={"quick": "not reproduced", "full": "inconclusive"})
+        if c.id == "x_below_one"
+        else c
+        for c in info.claims
+    )
+    monkeypatch.setattr(registry, "info", lambda slug: dataclasses.replace(info, claims=claims))
+    monkeypatch.setattr(registry, "folder", lambda slug: folder)
+    return folder
+
+
+ODD = (
+    "good: claim 'x_below_one' is expected inconclusive / not reproduced, but NOTES.md does not explain "
+    "it (name the claim id there)"
+)
+INTERPRETED = (
+    "good: claim 'full_only' has an interpreted threshold; NOTES.md must say why (name the claim id there)"
+)
+
+
+def test_verify_asks_notes_to_explain_odd_verdicts_and_interpreted_thresholds(scratch_paper):
+    from papers.harness.verify import paper_problems
+
+    assert paper_problems("good") == []  # the fake NOTES.md names both claims
+    (scratch_paper / "NOTES.md").write_text("Nothing about the claims.\n")
+    assert paper_problems("good") == [ODD, INTERPRETED]
+    (scratch_paper / "NOTES.md").unlink()
+    assert paper_problems("good") == ["good: missing NOTES.md", ODD, INTERPRETED]
+
+
+def test_verify_collects_every_papers_problems(fake_papers, monkeypatch):
+    from papers.harness import registry, verify
+    from papers.harness.claims import ClaimsError
+
+    infos, _ = registry.all_infos()
+    monkeypatch.setattr(registry, "all_infos", lambda: (infos[:2], [ClaimsError("broken claims")]))
+    monkeypatch.setattr(verify, "paper_problems", lambda slug: [f"{slug}: a", f"{slug}: b"])
+    assert verify.problems(Path("/nonexistent")) == (
+        ["broken claims", "good: a", "good: b", "interrupted: a", "interrupted: b"],
+        [],
+    )
