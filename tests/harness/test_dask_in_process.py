@@ -20,6 +20,20 @@ from papers.harness.store import read_record
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.fixture
+def deadline():
+    """Fail the test with TimeoutError after 15 s (a seed loop that never ends fails, not hangs)."""
+
+    def expire(signum, frame):
+        raise TimeoutError("the seed loop did not end within 15 s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, 15)
+    yield
+    signal.setitimer(signal.ITIMER_REAL, 0)
+    signal.signal(signal.SIGALRM, previous)
+
+
 def run_in_thread(spec, timeout, cancel=None):
     """What run_isolated returns for `spec`, with the seed run here rather than in its own process."""
     with tempfile.TemporaryDirectory(prefix="papers-seed-") as tmp:
@@ -197,7 +211,7 @@ class FakeServer:
 SEED = {"slug": "good", "tier": "quick", "device": "cpu", "seed": 7, "index": 0, "n_seeds": 1}
 
 
-def test_run_isolated_returns_the_outcome_figures_and_provenance(fake_papers, monkeypatch):
+def test_run_isolated_returns_the_outcome_figures_and_provenance(fake_papers, monkeypatch, deadline):
     server = FakeServer(monkeypatch, "run")
     result = seed_task.run_isolated(SEED, 60)
     assert set(result) == {"outcome", "seconds", "peak_memory_mb", "figures", "provenance"}
@@ -223,7 +237,7 @@ def test_run_isolated_returns_the_outcome_figures_and_provenance(fake_papers, mo
     ],
 )
 def test_run_isolated_stops_or_reports_a_seed_that_gave_no_result(
-    fake_papers, monkeypatch, mode, cancelled, message
+    fake_papers, monkeypatch, deadline, mode, cancelled, message
 ):
     server = FakeServer(monkeypatch, mode)
     monkeypatch.setattr(seed_task, "_cancel_check", lambda name: lambda: cancelled and name == "ev")
@@ -242,7 +256,9 @@ def test_run_isolated_stops_or_reports_a_seed_that_gave_no_result(
         assert 0.6 < time.perf_counter() - t0 < 5
 
 
-def test_serve_forks_a_seed_per_request_and_writes_its_exit_status(fake_papers, tmp_path, monkeypatch):
+def test_serve_forks_a_seed_per_request_and_writes_its_exit_status(
+    fake_papers, tmp_path, monkeypatch, deadline
+):
     """The seed server's loop in this process, its stdin and stdout on pipes: each request line
     forks a seed (which runs run_one in its folder and logs there), answers its pid, and writes its
     exit status once it is reaped; the server returns when stdin closes."""
@@ -264,8 +280,8 @@ def test_serve_forks_a_seed_per_request_and_writes_its_exit_status(fake_papers, 
         env = dict(os.environ)  # two requests in one write: the server splits the lines
         lines = "".join(json.dumps({"folder": str(f), "env": env}) + "\n" for f in folders.values())
         os.write(stdin_w, lines.encode())
-        deadline = time.time() + 60
-        while time.time() < deadline and not all((f / seed_task.STATUS).exists() for f in folders.values()):
+        until = time.time() + 12
+        while time.time() < until and not all((f / seed_task.STATUS).exists() for f in folders.values()):
             time.sleep(0.05)
         os.close(stdin_w)
 
