@@ -673,3 +673,74 @@ def test_dask_uses_the_client_it_connected(main, monkeypatch, good_record):
     assert main(*argv, "--no-report")[0] == 0
     assert fake.connected == ("tcp://s:1", None)
     assert len(clients) == 2 and clients[0] is clients[1] and clients[0].scheduler.address == "tcp://fake:1"
+
+
+def test_reproduce_all_prints_the_claims_errors_and_every_failed_paper(main, monkeypatch):
+    from papers.harness import runner
+
+    infos, _ = registry.all_infos()
+    monkeypatch.setattr(registry, "all_infos", lambda: (infos, [ClaimsError("broken/claims.toml: bad")]))
+    monkeypatch.setattr(
+        runner, "run_all", lambda slugs, *a, on_done=None: [BatchResult(s, 1, 1.0, "x") for s in slugs]
+    )
+    rc, out, err = main("reproduce", "--all", "--tier", "quick", "--no-report")
+    assert err == "papers: error: broken/claims.toml: bad\n" and rc == 1
+    assert out.splitlines()[-1].endswith(" for 5 papers; failed: good, interrupted, nan, raises, slow")
+
+
+def test_dask_one_failing_paper_exits_1_and_all_papers_without_failures_exit_0(
+    main, monkeypatch, good_record
+):
+    import dataclasses as dc
+
+    FakeDask(dc.replace(good_record, status="error", error="E: boom")).install(monkeypatch)
+    argv = ["reproduce", "good", "--executor", "dask", "--cluster", "local:1", "--quiet", "--no-report"]
+    rc, out, _ = main(*argv)
+    assert rc == 1 and out.startswith("error, paper claims:")
+    fake = FakeDask(good_record)
+    fake.install(monkeypatch)
+    run = fake.run_papers
+    monkeypatch.setattr(
+        "papers.harness.dask_executor.run_papers",
+        lambda client, slugs, *a, **k: run(client, [s for s in slugs if s != "raises"], *a, **k),
+    )
+    rc, out, err = main(
+        "reproduce", "--all", "--tier", "quick", "--executor", "dask", "--cluster", "local:1", "--no-report"
+    )
+    assert (rc, err) == (0, "")
+    assert re.fullmatch(r"total \d{1,2}\.\d s for 4 papers", out.splitlines()[-1])
+
+
+def test_site_passes_both_folders(main, monkeypatch, tmp_path):
+    from papers.harness import site
+
+    asked = []
+
+    def write_site(results_dir, asv_results):
+        asked.append((results_dir, asv_results))
+        return [Path("r/site/good.html"), Path("r/site/index.html")], []
+
+    monkeypatch.setattr(site, "write_site", write_site)
+    assert main("site") == (0, "wrote 2 files; open r/site/index.html\n", "")
+    assert main("site", "--results-dir", "a", "--asv-results", "b")[0] == 0
+    assert asked == [(tmp_path, site.ASV_RESULTS), (Path("a"), Path("b"))]
+
+
+def test_history_keeps_the_claim_and_tier_asked_for(main, monkeypatch):
+    from papers.harness import history
+
+    def version(claim, tier, verdict):
+        return history.ClaimVersion(
+            tier, "cpu", claim, "paper", "c" * 40, "2026-01-02T03:04:05+00:00", 2.0, 2.0, 2.0, verdict
+        )
+
+    changes = [version("x_at_least_one", "quick", "reproduced"), version("x_at_least_one", "full", "error"),
+               version("x_below_one", "quick", "not reproduced")]  # fmt: skip
+    monkeypatch.setattr(history, "claim_history", lambda slug, results_dir: changes)
+    for argv, kept in (
+        ([], changes),
+        (["--claim", "x_at_least_one"], changes[:2]),
+        (["--tier", "quick"], [changes[0], changes[2]]),
+        (["--claim", "x_below_one", "--tier", "full"], []),
+    ):
+        assert main("history", "good", *argv) == (0, history.history_markdown("good", kept) + "\n", "")
