@@ -265,7 +265,7 @@ def test_serve_forks_a_seed_per_request_and_writes_its_exit_status(
     import os
     import threading
 
-    monkeypatch.setenv("MPLBACKEND", "Agg")  # serve sets it; restored after
+    monkeypatch.setenv("MPLBACKEND", "pdf")  # serve sets Agg; restored after
     monkeypatch.setattr(seed_task, "PRELOAD", ("numpy", "no_such_module_here"))
     folders = {}
     for slug in ("good", "interrupted"):
@@ -277,9 +277,12 @@ def test_serve_forks_a_seed_per_request_and_writes_its_exit_status(
     saved = os.dup(0), os.dup(1)
 
     def feed():
-        env = dict(os.environ)  # two requests in one write: the server splits the lines
-        lines = "".join(json.dumps({"folder": str(f), "env": env}) + "\n" for f in folders.values())
-        os.write(stdin_w, lines.encode())
+        env = dict(os.environ)
+        lines = "".join(json.dumps({"folder": str(f), "env": env}) + "\n" for f in folders.values()).encode()
+        cut = lines.index(b"\n") + 20  # the first request and part of the second, then the rest
+        os.write(stdin_w, lines[:cut])
+        time.sleep(0.3)
+        os.write(stdin_w, lines[cut:])
         until = time.time() + 12
         while time.time() < until and not all((f / seed_task.STATUS).exists() for f in folders.values()):
             time.sleep(0.05)
@@ -299,6 +302,7 @@ def test_serve_forks_a_seed_per_request_and_writes_its_exit_status(
         thread.join()
     pids = os.read(stdout_r, 1000).decode().split()
     os.close(stdout_r)
+    assert os.environ["MPLBACKEND"] == "Agg"
     assert rc == 0 and len(pids) == 2 and all(p.isdigit() and int(p) != os.getpid() for p in pids)
     good, interrupted = folders["good"], folders["interrupted"]
     assert (good / seed_task.STATUS).read_text() == "0"
@@ -306,3 +310,13 @@ def test_serve_forks_a_seed_per_request_and_writes_its_exit_status(
     assert (good / "quick-cpu-line.png").exists() and (good / "output.log").exists()
     assert (interrupted / seed_task.STATUS).read_text() == "1"  # KeyboardInterrupt: no result, a traceback
     assert not (interrupted / seed_task.RESULT).exists()  # (its traceback goes to pytest's sys.stderr here)
+
+
+def test_the_cancel_check_reads_the_clients_event(client):
+    from distributed import Event
+
+    cancelled = seed_task._cancel_check("papers-cancel-test")
+    assert cancelled() is False
+    Event("papers-cancel-test", client=client).set()
+    assert cancelled() is True
+    assert seed_task._cancel_check("papers-cancel-other")() is False
