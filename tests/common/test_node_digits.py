@@ -241,3 +241,41 @@ def test_compare_arms_passes_the_settings_and_context_through(monkeypatch):
             [("m1", "X_test", 16), ("m2", "X_test", 16), 4, "synced"],
         ),
     }
+
+
+def test_a_training_step_adds_the_penalty_its_time_and_nfe(monkeypatch):
+    """One step with a regulariser of known penalty and NFE, and a fake clock: the loss is the
+    cross-entropy of the model's logits plus the penalty; train_time adds each step's clock span."""
+    import papers.common.node_digits as nd
+
+    ticks = iter([10.0, 11.5, 20.0, 22.0])
+    monkeypatch.setattr(nd, "clock", lambda device: next(ticks))
+    g = torch.Generator().manual_seed(0)
+    X, y = torch.randn(8, 64, generator=g, dtype=DTYPE), torch.arange(8) % 10
+    data = SimpleNamespace(X_train=X, y_train=y)
+    seen = []
+
+    def regulariser(model, x, gen):
+        seen.append(gen)
+        return nd.Forward(x, torch.tensor(0.75, dtype=DTYPE), 17)
+
+    model = build_classifier(hidden=4, seed=0)
+    model.head = torch.nn.Linear(64, 10).to(DTYPE)
+    trainer = Trainer(model, data, regulariser, steps=2, batch_size=8, seed=1)
+    state = torch.Generator().manual_seed(1)
+    idx = torch.randint(8, (8,), generator=state)
+    with torch.no_grad():
+        expected = torch.nn.functional.cross_entropy(model.head(X[idx]), y[idx]).item() + 0.75
+    loss = trainer.step()
+    assert loss == pytest.approx(expected, rel=1e-12)
+    assert seen == [trainer.gen] and trainer.nfe == [17] and trainer.train_time == 1.5
+    trainer.step()
+    assert trainer.nfe == [17, 17] and trainer.train_time == 3.5 and len(trainer.losses) == 2
+
+
+def test_the_clock_is_cpu_time_on_cpu_and_wall_time_on_cuda(monkeypatch):
+    import papers.common.node_digits as nd
+
+    monkeypatch.setattr(nd.time, "process_time", lambda: 1.0)
+    monkeypatch.setattr(nd.time, "perf_counter", lambda: 2.0)
+    assert (nd.clock("cpu"), nd.clock(torch.device("cpu")), nd.clock("cuda")) == (1.0, 1.0, 2.0)
