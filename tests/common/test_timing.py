@@ -58,3 +58,20 @@ def test_best_seconds_keeps_the_fastest_of_five_batches_per_call(monkeypatch):
     assert timing.best_seconds(lambda: None) == 0.1 / 4
     assert asked == [2e-3]
     assert next(batches) == 0.05, "five batches were timed, no more"
+
+
+def test_batches_double_up_to_2_to_the_20_calls(monkeypatch):
+    from papers.common import timing
+
+    sizes = []
+    monkeypatch.setattr(timing, "_batch", lambda fn, number, sync: sizes.append(number) or 0.0)
+    assert timing._calls_per_batch(lambda: None, lambda: None, 1.0) == 1 << 20
+    assert sizes == [1 << k for k in range(21)]
+
+
+def test_interleaved_ratios_default_to_15_rounds_of_per_call_seconds(monkeypatch):
+    from papers.common import timing
+
+    monkeypatch.setattr(timing, "_calls_per_batch", lambda fn, sync, min_s: {"a": 4, "b": 2}[fn()])
+    monkeypatch.setattr(timing, "_batch", lambda fn, number, sync: {"a": 2.0, "b": 0.5}[fn()])
+    assert timing.interleaved_ratios(lambda: "a", lambda: "b") == [(2.0 / 4) / (0.5 / 2)] * 15

@@ -71,3 +71,15 @@ def test_every_unreadable_record_is_named(fake_papers, tmp_path):
         papers.load_metrics(tmp_path)
     assert str(e.value).count("corrupt") == 2 and "; " in str(e.value)
     assert str(e.value).index("good") < str(e.value).index("; ") < str(e.value).index("nan")
+
+
+def test_no_record_gives_the_documented_columns_and_an_unknown_paper_no_tags(fake_papers, tmp_path):
+    from test_report import fixed_record
+
+    from papers.harness.results import CLAIM_COLUMNS, METRIC_COLUMNS
+    from papers.harness.store import write_record
+
+    assert list(papers.load_claims(tmp_path).columns) == CLAIM_COLUMNS
+    assert list(papers.load_metrics(tmp_path).columns) == METRIC_COLUMNS
+    write_record(tmp_path / "gone" / "full-cpu.json", fixed_record(paper="gone"))
+    assert set(map(tuple, papers.load_claims(tmp_path)["tags"])) == {()}

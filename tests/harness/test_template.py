@@ -57,3 +57,5 @@ def test_nothing_is_overwritten(scratch, tmp_path):
         template.create_paper("fresh", tests_dir=tmp_path)
     assert str(e.value) == f"{tmp_path / 'test_fresh.py'} exists already"
     assert not (scratch / "fresh").exists() and (tmp_path / "test_fresh.py").read_text() == "mine"
+    # a tests folder that exists already is used as it is
+    assert template.create_paper("other", tests_dir=tmp_path)[-1] == tmp_path / "test_other.py"
