@@ -188,3 +188,58 @@ def test_verify_collects_every_papers_problems(fake_papers, monkeypatch):
         ["broken claims", "good: a", "good: b", "interrupted: a", "interrupted: b"],
         [],
     )
+
+
+def test_settings_problems_and_tier_settings(fake_papers, monkeypatch):
+    import dataclasses
+
+    from papers.harness import registry, settings
+
+    @dataclasses.dataclass(frozen=True)
+    class S:
+        n: int
+
+    @dataclasses.dataclass
+    class Loose:
+        n: int
+
+    info = registry.info("good")
+    paper_tier = dataclasses.replace(info.tiers["full"], name="paper")
+    monkeypatch.setattr(
+        registry, "info", lambda slug: dataclasses.replace(info, tiers={**info.tiers, "paper": paper_tier})
+    )
+    head = "good: experiment.SETTINGS"
+    assert settings.settings_problems("good", {"quick": S(1), "full": S(2)}) == []  # paper: optional
+    assert settings.settings_problems("good", {}) == [f"{head} has no entry for tier(s) full, quick"]
+    assert settings.settings_problems("good", {"quick": S(1), "full": S(2), "big": S(3), "huge": S(4)}) == [
+        f"{head} has tier(s) big, huge that claims.toml does not declare"
+    ]
+    assert settings.settings_problems("good", {"quick": S, "full": Loose(1)}) == [
+        f"{head}['quick'] must be a frozen dataclass instance",
+        f"{head}['full'] must be a frozen dataclass instance",
+    ]
+    assert settings.settings_problems("good", {"quick": 3, "full": S(1)}) == [
+        f"{head}['quick'] must be a frozen dataclass instance"
+    ]
+
+    def experiment(module):
+        def load(slug):
+            if isinstance(module, Exception):
+                raise module
+            return module
+
+        monkeypatch.setattr(registry, "experiment", load)
+        return settings.tier_settings("good")
+
+    assert experiment(ImportError("boom")) == ({}, "experiment.py does not import: ImportError: boom")
+    assert experiment(types.SimpleNamespace()) == ({}, "experiment.py defines no SETTINGS")
+    assert experiment(types.SimpleNamespace(SETTINGS=[1])) == (
+        {}, f"{head} must be a dict of tier -> frozen dataclass"
+    )  # fmt: skip
+    assert experiment(types.SimpleNamespace(SETTINGS={"quick": S(1)})) == (
+        {"quick": S(1)}, f"{head} has no entry for tier(s) full"
+    )  # fmt: skip
+    assert experiment(types.SimpleNamespace(SETTINGS={"x": 1}))[1] == (
+        f"{head} has no entry for tier(s) full, quick; {head} has tier(s) x that claims.toml does not "
+        f"declare; {head}['x'] must be a frozen dataclass instance"
+    )
