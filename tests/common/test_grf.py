@@ -38,3 +38,15 @@ def test_fine_grid_sample_is_smooth_and_reproducible():
 def test_bad_arguments_raise():
     with pytest.raises(ValueError):
         grf_sample(2, 0.0, 10, np.random.default_rng(0))
+
+
+def test_the_smallest_fields_are_allowed_and_below_them_refused():
+    rng = np.random.default_rng(0)
+    assert grf_sample(0, 0.5, 4, rng).shape == (0, 4)
+    one = grf_sample(3, 0.5, 1, rng)
+    assert one.shape == (3, 1) and np.all(np.isfinite(one))
+    for n, m, scale in ((-1, 4, 0.5), (2, 0, 0.5), (2, 4, -0.1)):
+        with pytest.raises(ValueError) as e:
+            grf_sample(n, scale, m, rng)
+        got = f"got n={n}, m={m}, length_scale={scale}"
+        assert str(e.value) == f"need n >= 0, m >= 1, length_scale > 0; {got}"

@@ -243,3 +243,28 @@ def test_settings_problems_and_tier_settings(fake_papers, monkeypatch):
         f"{head} has no entry for tier(s) full, quick; {head} has tier(s) x that claims.toml does not "
         f"declare; {head}['x'] must be a frozen dataclass instance"
     )
+
+
+def test_a_kernel_keeps_asvs_settings_and_the_first_line_of_its_doc():
+    from papers.harness.kernels import kernel
+
+    @kernel(number=3, repeat=(1, 2, 5.0), warmup_time=0.25)
+    def timed(device):
+        """First line.
+
+        Second."""
+
+    @kernel()
+    def undocumented(device):
+        return None
+
+    k, u = timed.__kernel__, undocumented.__kernel__
+    assert (k.number, k.repeat, k.warmup_time, k.doc, k.params, k.devices) == (
+        3,
+        (1, 2, 5.0),
+        0.25,
+        "First line.",
+        {},
+        ("cpu",),
+    )
+    assert (u.number, u.repeat, u.warmup_time, u.doc) == (None, None, None, "")
