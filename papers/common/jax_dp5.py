@@ -138,7 +138,7 @@ def dp5_solve(f, y0, ts, params=None, rtol=1e-3, atol=1e-6, max_steps=100_000):
         growth = SAFETY * jnp.where(e > 0, e, one) ** ERROR_EXPONENT
         factor = jnp.where(e == 0, MAX_FACTOR, jnp.minimum(MAX_FACTOR, growth))
         factor = jnp.where(accept, jnp.where(c.rejected, jnp.minimum(one, factor), factor),
-                           jnp.maximum(MIN_FACTOR, growth))
+                           jnp.where(growth > MIN_FACTOR, growth, MIN_FACTOR))  # NaN E: as Python's max
         too_small = c.rejected & (c.h_abs < min_step)
         keep = accept & ~too_small
 
