@@ -13,6 +13,10 @@ warmed up; `params` are asv parameters as in a kernel (`{"n": [200]}`). For each
 Both run on CPU under the paper's thread limit. The reference packages are the optional
 `reference` dependencies; a paper whose reference.py does not import gets no class (a message
 says why), so a missing extra skips these benchmarks and nothing else.
+
+Shared code outside the paper folders (papers/common, e.g. the compiled ODE solvers) declares its
+pairs the same way in `common/reference_pairs.py`, with `THREADS` for the thread limit; its class
+is `Reference_common`.
 """
 
 import contextlib
@@ -29,14 +33,24 @@ ROUNDS = 15
 SIDES = ["ours", "reference"]
 
 
+COMMON = "common"
+
+
 def reference_module(slug: str):
-    """The paper's reference.py module, or None when it has none."""
-    if not (registry.folder(slug) / "reference.py").exists():
+    """The paper's reference.py module (for slug COMMON: common/reference_pairs.py), or None when
+    it has none."""
+    folder, name = ((registry.papers_dir() / COMMON, "reference_pairs") if slug == COMMON
+                    else (registry.folder(slug), "reference"))
+    if not (folder / f"{name}.py").exists():
         return None
-    return importlib.import_module(f"{registry.package()}.{slug}.reference")
+    return importlib.import_module(f"{registry.package()}.{folder.name}.{name}")
 
 
-def _pair_benchmarks(slug: str, name: str, factory, params: dict) -> dict:
+def _threads(slug: str, module) -> int | None:
+    return getattr(module, "THREADS", None) if slug == COMMON else registry.info(slug).threads
+
+
+def _pair_benchmarks(threads: int | None, name: str, factory, params: dict) -> dict:
     """time_<name> and track_<name>_ratio of one pair, sharing one factory call per parameter set."""
     from papers.harness.kernels import synchronized
 
@@ -46,7 +60,7 @@ def _pair_benchmarks(slug: str, name: str, factory, params: dict) -> dict:
         from papers.harness.policy import limit_threads
 
         stack = contextlib.ExitStack()
-        stack.enter_context(limit_threads(registry.info(slug).threads))
+        stack.enter_context(limit_threads(threads))
         state["stack"] = stack
         if params not in state["pairs"]:
             state["pairs"][params] = factory(*params)
@@ -86,7 +100,8 @@ def _pair_benchmarks(slug: str, name: str, factory, params: dict) -> dict:
 
 
 def reference_class(slug: str) -> type | None:
-    """The asv class of a paper's reference pairs, or None when it has none (or they do not import)."""
+    """The asv class of a paper's reference pairs (or COMMON's), or None when it has none (or they
+    do not import)."""
     try:
         module = reference_module(slug)
     except Exception as exc:  # a missing `reference` extra must not hide the other benchmarks
@@ -96,11 +111,12 @@ def reference_class(slug: str) -> type | None:
         return None
     methods = {}
     for name, (factory, params) in module.PAIRS.items():
-        methods.update(_pair_benchmarks(slug, name, factory, dict(params)))
-    return type(f"Reference_{slug}", (), {"__doc__": registry.info(slug).title, **methods})
+        methods.update(_pair_benchmarks(_threads(slug, module), name, factory, dict(params)))
+    title = (module.__doc__ or "").strip().splitlines()[0] if slug == COMMON else registry.info(slug).title
+    return type(f"Reference_{slug}", (), {"__doc__": title, **methods})
 
 
-for _info in registry.all_infos()[0]:
-    _cls = reference_class(_info.slug)
+for _slug in [i.slug for i in registry.all_infos()[0]] + [COMMON]:
+    _cls = reference_class(_slug)
     if _cls is not None:
-        globals()[f"Reference_{_info.slug}"] = _cls
+        globals()[f"Reference_{_slug}"] = _cls

@@ -189,3 +189,36 @@ def test_dp5_reports_its_failures():
     assert int(blow_up.status) == STEP_TOO_SMALL  # y = 1 / (1 - t) has no solution past t = 1
     with pytest.raises(torch_dp5.StepSizeTooSmall):
         torch_dp5.dp5_solve(lambda t, y: y**2, torch.tensor([1.0], dtype=torch.float64), [0.0, 2.0])
+
+
+@pytest.mark.parametrize("name", ["reversible_heun_forward", "reversible_heun_gradient", "dp5_solve"])
+def test_benchmark_pairs_do_the_same_work(name):
+    """asv's pairs (papers/common/reference_pairs.py) at small sizes, in float32 as timed: both sides
+    give the same answer."""
+    from papers.common import reference_pairs
+
+    jax.config.update("jax_enable_x64", False)  # the fixture restores it
+    factory, params = reference_pairs.PAIRS[name]
+    small = {"batch": 8, "steps": 50, "t1": 10.0}
+    ours, reference = factory(*(small[k] for k in params))
+    for got, want in zip(jax.tree.leaves(ours()), jax.tree.leaves(reference())):
+        assert got.dtype == jnp.float32
+        np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=2e-4, atol=1e-5)
+
+
+def test_dp5_pair_takes_as_many_steps_as_diffrax():
+    """The timed DP5 problem (256 MLP states on [0, 10], rtol 1e-5, atol 1e-7, float32): ours and
+    diffrax's Dopri5 accept the same number of steps and reject none, so the timing compares
+    equal work."""
+    import diffrax
+
+    from papers.common.reference_pairs import _inputs
+
+    jax.config.update("jax_enable_x64", False)
+    weights, y0 = _inputs(256)
+    ours = dp5_solve(jax_field, y0, jnp.asarray([0.0, 10.0], jnp.float32), weights, 1e-5, 1e-7)
+    theirs = diffrax.diffeqsolve(
+        diffrax.ODETerm(jax_field), diffrax.Dopri5(), 0.0, 10.0, None, y0, args=weights,
+        stepsize_controller=diffrax.PIDController(rtol=1e-5, atol=1e-7), saveat=diffrax.SaveAt(t1=True))
+    assert int(ours.n_accepted) == int(theirs.stats["num_accepted_steps"]) == 15
+    assert int(ours.n_rejected) == int(theirs.stats["num_rejected_steps"]) == 0

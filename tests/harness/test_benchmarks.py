@@ -1,6 +1,7 @@
 """The generated asv suites, under the fake package: class and parameter names, the cache, and
 the kernel wrapper's synchronisation and thread limit."""
 
+import contextlib
 import importlib
 import math
 import sys
@@ -126,3 +127,36 @@ def test_reference_pairs_time_both_sides_and_track_the_ratio(reference_files, ca
     cls.track_sleeping_ratio.teardown(1)
     assert seen == [("ours", "reference", reference_suite.ROUNDS)]  # seconds of ours over the reference's
     assert ratio == 2.0  # the median of the rounds
+
+
+@pytest.fixture
+def common_pairs(fake_papers):
+    """A common/reference_pairs.py in the fake package (removed afterwards)."""
+    folder = fake_papers / "common"
+    folder.mkdir()
+    (folder / "__init__.py").write_text("")
+    (folder / "reference_pairs.py").write_text('"""Shared code against its reference."""\nTHREADS = 1\n'
+                                               + REFERENCE_PY)
+    try:
+        yield
+    finally:
+        for path in folder.iterdir():
+            path.unlink()
+        folder.rmdir()
+
+
+def test_common_reference_pairs_get_their_class_under_their_thread_limit(common_pairs, monkeypatch):
+    import benchmarks.reference_suite
+    import papers.harness.policy
+
+    reference_suite = importlib.reload(benchmarks.reference_suite)
+    cls = reference_suite.Reference_common
+    assert cls.__doc__ == "Shared code against its reference."
+    assert cls.track_sleeping_ratio.params == [[1]]
+    limits = []
+    monkeypatch.setattr(papers.harness.policy, "limit_threads",
+                        lambda n: limits.append(n) or contextlib.nullcontext())
+    cls.time_sleeping.setup(1, "ours")
+    cls.time_sleeping(cls(), 1, "ours")
+    cls.time_sleeping.teardown(1, "ours")
+    assert sys.modules["fakepapers.common.reference_pairs"].CALLS == ["ours"] and limits == [1]
