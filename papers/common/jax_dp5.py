@@ -86,7 +86,7 @@ def _initial_step(f, params, t0, y0, f0, t_bound, rtol, atol):
 
 
 class _Carry(NamedTuple):
-    index: jax.Array  # the requested time being stepped to
+    index: jax.Array  # the requested time ts[index] being stepped to
     t: jax.Array
     y: jax.Array
     fy: jax.Array
@@ -118,10 +118,6 @@ def dp5_solve(f, y0, ts, params=None, rtol=1e-3, atol=1e-6, max_steps=100_000):
         rejected=jnp.asarray(False), ys=jnp.zeros((ts.shape[0], *y0.shape), dtype).at[0].set(y0),
         nfe=jnp.asarray(2), n_accepted=jnp.asarray(0), n_rejected=jnp.asarray(0),
         error_sum=zero, stiffness_sum=zero, status=jnp.asarray(OK))
-
-    def reached(c: _Carry) -> _Carry:
-        """t is the requested time ts[index]: record y there and aim at the next one."""
-        return c._replace(ys=c.ys.at[c.index].set(c.y), index=c.index + 1)
 
     def attempt(c: _Carry) -> _Carry:
         target = ts[c.index]
@@ -158,7 +154,11 @@ def dp5_solve(f, y0, ts, params=None, rtol=1e-3, atol=1e-6, max_steps=100_000):
         return direction * (ts[c.index] - c.t) > 0
 
     def body(c: _Carry) -> _Carry:
-        return jax.lax.cond(needs_step(c), attempt, reached, c)
+        # ys stays out of the cond, so that XLA updates it in place
+        stepped = jax.lax.cond(needs_step(c), attempt, lambda c: c, c._replace(ys=None))
+        reached = ~needs_step(stepped)  # record y at ts[index], aim at the next time
+        ys = c.ys.at[c.index].set(jnp.where(reached, stepped.y, c.ys[c.index]))
+        return stepped._replace(ys=ys, index=c.index + reached)
 
     def cond(c: _Carry):
         # as dp5.py, the step budget is checked before each new step (not before a retry)
