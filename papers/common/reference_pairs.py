@@ -64,28 +64,32 @@ def reversible_heun_gradient_pair(batch: int, steps: int):
     return _warm(lambda: ours(weights), lambda: theirs(weights))
 
 
-def dp5_solve_pair(batch: int, t1: float):
-    """Adaptive Dormand-Prince 5(4) on [0, t1] at rtol = 1e-5, atol = 1e-7, y at t1: ours
-    (jax_dp5, scipy RK45's controller) and diffrax's Dopri5 with an I-controller (PIDController
-    with its defaults; safety 0.9, factors 0.2..10 as ours). At t1 = 10 both accept 15 steps and
+def dp5_solve_pair(batch: int, times: int):
+    """Adaptive Dormand-Prince 5(4) on [0, 10] at rtol = 1e-5, atol = 1e-7, y at `times` equally
+    spaced times, steps clipped onto each: ours (jax_dp5, scipy RK45's controller) and diffrax's
+    Dopri5 with an I-controller (PIDController with its defaults: safety 0.9, factors 0.2..10, as
+    ours) told to step onto the same times (step_ts). At times = 101 both accept 101 steps and
     reject none (tests/common/test_compiled_ode.py checks it)."""
     import diffrax
     import jax
+    import jax.numpy as jnp
 
     from papers.common.jax_dp5 import dp5_solve
     from papers.neural_de.reference import jax_field
 
     weights, y0 = _inputs(batch)
+    ts = jnp.linspace(0.0, 10.0, times, dtype=jnp.float32)
     rtol, atol = 1e-5, 1e-7
-    ours = jax.jit(lambda w: dp5_solve(jax_field, y0, np.array([0.0, t1], np.float32), w, rtol, atol).ys[1:])
+    ours = jax.jit(lambda w: dp5_solve(jax_field, y0, ts, w, rtol, atol).ys)
     theirs = jax.jit(lambda w: diffrax.diffeqsolve(
-        diffrax.ODETerm(jax_field), diffrax.Dopri5(), 0.0, t1, None, y0, args=w,
-        stepsize_controller=diffrax.PIDController(rtol=rtol, atol=atol), saveat=diffrax.SaveAt(t1=True)).ys)
+        diffrax.ODETerm(jax_field), diffrax.Dopri5(), ts[0], ts[-1], None, y0, args=w,
+        stepsize_controller=diffrax.PIDController(rtol=rtol, atol=atol, step_ts=ts),
+        saveat=diffrax.SaveAt(ts=ts)).ys)
     return _warm(lambda: ours(weights), lambda: theirs(weights))
 
 
 PAIRS = {
     "reversible_heun_forward": (reversible_heun_forward_pair, {"batch": [256], "steps": [1000]}),
     "reversible_heun_gradient": (reversible_heun_gradient_pair, {"batch": [256], "steps": [1000]}),
-    "dp5_solve": (dp5_solve_pair, {"batch": [256], "t1": [10.0]}),
+    "dp5_solve": (dp5_solve_pair, {"batch": [256], "times": [101]}),
 }

@@ -199,7 +199,7 @@ def test_benchmark_pairs_do_the_same_work(name):
 
     jax.config.update("jax_enable_x64", False)  # the fixture restores it
     factory, params = reference_pairs.PAIRS[name]
-    small = {"batch": 8, "steps": 50, "t1": 10.0}
+    small = {"batch": 8, "steps": 50, "times": 11}
     ours, reference = factory(*(small[k] for k in params))
     for got, want in zip(jax.tree.leaves(ours()), jax.tree.leaves(reference())):
         assert got.dtype == jnp.float32
@@ -207,18 +207,20 @@ def test_benchmark_pairs_do_the_same_work(name):
 
 
 def test_dp5_pair_takes_as_many_steps_as_diffrax():
-    """The timed DP5 problem (256 MLP states on [0, 10], rtol 1e-5, atol 1e-7, float32): ours and
-    diffrax's Dopri5 accept the same number of steps and reject none, so the timing compares
-    equal work."""
+    """The timed DP5 problem (256 MLP states, 101 times on [0, 10], rtol 1e-5, atol 1e-7, float32):
+    ours and diffrax's Dopri5 accept the same number of steps and reject none, so the timing
+    compares equal work."""
     import diffrax
 
     from papers.common.reference_pairs import _inputs
 
     jax.config.update("jax_enable_x64", False)
     weights, y0 = _inputs(256)
-    ours = dp5_solve(jax_field, y0, jnp.asarray([0.0, 10.0], jnp.float32), weights, 1e-5, 1e-7)
+    ts = jnp.linspace(0.0, 10.0, 101, dtype=jnp.float32)
+    ours = dp5_solve(jax_field, y0, ts, weights, 1e-5, 1e-7)
     theirs = diffrax.diffeqsolve(
-        diffrax.ODETerm(jax_field), diffrax.Dopri5(), 0.0, 10.0, None, y0, args=weights,
-        stepsize_controller=diffrax.PIDController(rtol=1e-5, atol=1e-7), saveat=diffrax.SaveAt(t1=True))
-    assert int(ours.n_accepted) == int(theirs.stats["num_accepted_steps"]) == 15
+        diffrax.ODETerm(jax_field), diffrax.Dopri5(), ts[0], ts[-1], None, y0, args=weights,
+        stepsize_controller=diffrax.PIDController(rtol=1e-5, atol=1e-7, step_ts=ts),
+        saveat=diffrax.SaveAt(ts=ts))
+    assert int(ours.n_accepted) == int(theirs.stats["num_accepted_steps"]) == 101
     assert int(ours.n_rejected) == int(theirs.stats["num_rejected_steps"]) == 0
