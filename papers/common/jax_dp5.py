@@ -13,8 +13,8 @@ retries with |h| max(0.2, 0.9 E^(-1/5)). The first |h| is Hairer's (II.4) as in 
 select_initial_step, and steps are clipped to land on every requested time. So the accepted steps
 and the number of evaluations (2 to start, 6 per attempted step) are those of scipy's RK45 and of
 `papers.common.dp5.dp5_solve`, whose R_E = Σ_j E_j |h_j| and R_S = Σ_j S_j over the accepted
-steps this solver returns too. Forward only: differentiating through the while loop is not
-supported by JAX's reverse mode.
+steps this solver returns too. Reverse mode does not go through a while loop: gradients need
+the bounded loop (`max_attempts`).
 """
 from __future__ import annotations
 
@@ -101,20 +101,27 @@ class _Carry(NamedTuple):
     status: jax.Array
 
 
-@partial(jax.jit, static_argnames=("f", "max_steps"))
-def dp5_solve(f, y0, ts, params=None, rtol=1e-3, atol=1e-6, max_steps=100_000):
+@partial(jax.jit, static_argnames=("f", "max_steps", "max_attempts"))
+def dp5_solve(f, y0, ts, params=None, rtol=1e-3, atol=1e-6, max_steps=100_000, max_attempts=None):
     """Integrate y' = f(t, y, params) from ts[0] through every time of ts (increasing or
     decreasing) with Dormand-Prince 5(4) and scipy RK45's controller; returns a DP5Result with
     ys of shape (len(ts), *y0.shape). Norms are over the whole array: a batch shares one step
-    sequence."""
+    sequence.
+
+    The loop is a `lax.while_loop` (forward only). With `max_attempts`, it is a `lax.scan` of
+    that many iterations (each an attempted step, or the record of a repeated time; idle once
+    done, TOO_MANY_STEPS if not done), through which reverse mode differentiates the states,
+    R_E and R_S in y0 and params. As in dp5.py, the controller (t, h, accept/reject, the error
+    scale) is held fixed: the gradient is that of the discretisation the solver chose."""
     dtype = y0.dtype
-    ts = jnp.asarray(ts, dtype)
+    ts = jax.lax.stop_gradient(jnp.asarray(ts, dtype))
     direction = jnp.where(ts[-1] >= ts[0], 1.0, -1.0).astype(dtype)
     f0 = f(ts[0], y0, params)
     zero, one = jnp.zeros((), dtype), jnp.ones((), dtype)
+    h_start = jax.lax.stop_gradient(_initial_step(f, params, ts[0], y0, f0, ts[-1], rtol, atol))
     carry = _Carry(
         index=jnp.asarray(1), t=ts[0], y=y0, fy=f0,
-        h_abs=_initial_step(f, params, ts[0], y0, f0, ts[-1], rtol, atol).astype(dtype),
+        h_abs=h_start.astype(dtype),
         rejected=jnp.asarray(False), ys=jnp.zeros((ts.shape[0], *y0.shape), dtype).at[0].set(y0),
         nfe=jnp.asarray(2), n_accepted=jnp.asarray(0), n_rejected=jnp.asarray(0),
         error_sum=zero, stiffness_sum=zero, status=jnp.asarray(OK))
@@ -128,8 +135,9 @@ def dp5_solve(f, y0, ts, params=None, rtol=1e-3, atol=1e-6, max_steps=100_000):
         h = t_new - c.t
         h_abs = jnp.abs(h)
         y_new, f_new, error, stiffness = _step(f, params, c.t, c.y, c.fy, h)
-        scale = atol + rtol * jnp.maximum(jnp.abs(c.y), jnp.abs(y_new))
-        e = _rms(error / scale)
+        scale = atol + rtol * jax.lax.stop_gradient(jnp.maximum(jnp.abs(c.y), jnp.abs(y_new)))
+        e_j = _rms(error / scale)  # E_j, in the autodiff graph as in dp5.py
+        e = jax.lax.stop_gradient(e_j)
         accept = e < 1
         growth = SAFETY * jnp.where(e > 0, e, one) ** ERROR_EXPONENT
         factor = jnp.where(e == 0, MAX_FACTOR, jnp.minimum(MAX_FACTOR, growth))
@@ -146,7 +154,7 @@ def dp5_solve(f, y0, ts, params=None, rtol=1e-3, atol=1e-6, max_steps=100_000):
             h_abs=jnp.where(too_small, c.h_abs, h_abs * factor), rejected=~accept & ~too_small,
             nfe=c.nfe + jnp.where(too_small, 0, 6),
             n_accepted=c.n_accepted + keep, n_rejected=c.n_rejected + (~accept & ~too_small),
-            error_sum=c.error_sum + jnp.where(keep, e * h_abs, zero),
+            error_sum=c.error_sum + jnp.where(keep, e_j * h_abs, zero),
             stiffness_sum=c.stiffness_sum + jnp.where(keep, stiffness, zero),
             status=jnp.where(too_small, STEP_TOO_SMALL, c.status))
 
@@ -165,7 +173,11 @@ def dp5_solve(f, y0, ts, params=None, rtol=1e-3, atol=1e-6, max_steps=100_000):
         over_budget = (c.n_accepted >= max_steps) & ~c.rejected & needs_step(c)
         return (c.index < ts.shape[0]) & (c.status == OK) & ~over_budget
 
-    out = jax.lax.while_loop(cond, body, carry)
+    if max_attempts is None:
+        out = jax.lax.while_loop(cond, body, carry)
+    else:
+        out, _ = jax.lax.scan(lambda c, _: (jax.lax.cond(cond(c), body, lambda c: c, c), None), carry,
+                              length=max_attempts)
     out = out._replace(status=jnp.where((out.index < ts.shape[0]) & (out.status == OK), TOO_MANY_STEPS,
                                         out.status))
     return DP5Result(out.ys, out.nfe, out.n_accepted, out.n_rejected, out.error_sum, out.stiffness_sum,

@@ -147,8 +147,11 @@ def _vdp_torch(mu):
 
 
 # forwards through a repeated time; backwards (Van der Pol's limit cycle repels backwards: mild mu)
-@pytest.mark.parametrize("ts,mu,y0", [([0.0, 1.0, 2.5, 2.5, 7.0, 10.0], 5.0, [[2.0, 0.0], [1.0, -1.5]]),
-                                      ([1.5, 0.7, 0.0], 1.0, [[2.0, 0.0], [0.5, -0.5]])])
+VAN_DER_POL_CASES = [([0.0, 1.0, 2.5, 2.5, 7.0, 10.0], 5.0, [[2.0, 0.0], [1.0, -1.5]]),
+                     ([1.5, 0.7, 0.0], 1.0, [[2.0, 0.0], [0.5, -0.5]])]
+
+
+@pytest.mark.parametrize("ts,mu,y0", VAN_DER_POL_CASES)
 @pytest.mark.parametrize("rtol,atol", [(1e-3, 1e-6), (1e-6, 1e-9)])
 def test_dp5_takes_the_torch_solvers_steps(ts, mu, y0, rtol, atol):
     y0 = np.array(y0)  # a batch shares one step sequence
@@ -224,3 +227,34 @@ def test_dp5_pair_takes_as_many_steps_as_diffrax():
         saveat=diffrax.SaveAt(ts=ts))
     assert int(ours.n_accepted) == int(theirs.stats["num_accepted_steps"]) == 101
     assert int(ours.n_rejected) == int(theirs.stats["num_rejected_steps"]) == 0
+
+
+@pytest.mark.parametrize("ts,mu,y0", VAN_DER_POL_CASES)
+def test_dp5_bounded_loop_gives_the_torch_solvers_gradient(ts, mu, y0):
+    """The max_attempts scan: the same solution and counters as the while loop, and reverse mode
+    through it equals torch's backpropagation through dp5.py (the controller held fixed in both)."""
+    y0 = np.array(y0)
+
+    def loss(ys, error_sum, stiffness_sum):
+        return (ys[1:] ** 2).sum() + 10 * error_sum + 0.1 * stiffness_sum
+
+    y0_t = torch.tensor(y0, requires_grad=True)
+    mu_t = torch.tensor(mu, dtype=torch.float64, requires_grad=True)
+    sol = torch_dp5.dp5_solve(_vdp_torch(mu_t), y0_t, ts)
+    expected = torch.autograd.grad(loss(sol.ys, sol.error_sum(), sol.stiffness_sum()), (y0_t, mu_t))
+
+    def solve(y, m, attempts=300):
+        return dp5_solve(_vdp_jax, y, jnp.asarray(ts), m, max_attempts=attempts)
+
+    bounded, free = solve(jnp.asarray(y0), mu), solve(jnp.asarray(y0), mu, None)
+    assert int(bounded.status) == OK and sol.n_rejected > 0
+    for a, b in zip(bounded, free):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    def jax_loss(y, m):
+        out = solve(y, m)
+        return loss(out.ys, out.error_sum, out.stiffness_sum)
+
+    grads = jax.grad(jax_loss, (0, 1))(jnp.asarray(y0), mu)
+    for got, want in zip(grads, expected):  # S_j's derivative is a ratio of cancelling differences
+        np.testing.assert_allclose(np.asarray(got), want.numpy(), rtol=1e-7, atol=1e-12)
+    assert int(solve(jnp.asarray(y0), mu, 5).status) == TOO_MANY_STEPS
