@@ -1,6 +1,7 @@
-"""scripts/stale_records.py: a record is stale when the harness, papers/common or its own paper's
-folder changed after its commit, or it was run from a dirty tree; other papers' changes and
-(with --code-only) Markdown do not count."""
+"""scripts/stale_records.py: a record is stale when the harness, a papers/common module its paper
+imports (directly or through another) or its own paper's folder changed after its commit, or it was
+run from a dirty tree; other papers' changes, common modules it does not import and (with
+--code-only) Markdown do not count."""
 
 import importlib.util
 import json
@@ -42,8 +43,8 @@ def repo(tmp_path):
     return tmp_path
 
 
-def stale_of(repo: Path, code_only: bool = False) -> dict[str, str]:
-    found = stale_records.stale_records(repo / "results", code_only, repo)
+def stale_of(repo: Path, code_only: bool = False, all_common: bool = False) -> dict[str, str]:
+    found = stale_records.stale_records(repo / "results", code_only, repo, all_common)
     return {Path(record).parent.name: why for record, why in found}
 
 
@@ -56,13 +57,32 @@ def test_fresh_records_and_other_papers_changes_are_not_stale(repo):
     assert stale_of(repo) == {"beta": f"changed since {base[:8]}: papers/beta/method.py"}
 
 
-@pytest.mark.parametrize("shared", ["papers/harness/runner.py", "papers/common/dp5.py"])
-def test_a_change_to_shared_code_stales_every_record(repo, shared):
+def test_a_harness_change_stales_every_record(repo):
     base = commit_file(repo, "papers/alpha/method.py", "x = 1\n")
     write_record(repo, "alpha", base)
     write_record(repo, "beta", base)
-    commit_file(repo, shared, "z = 3\n")
-    assert stale_of(repo) == {slug: f"changed since {base[:8]}: {shared}" for slug in ("alpha", "beta")}
+    commit_file(repo, "papers/harness/runner.py", "z = 3\n")
+    why = f"changed since {base[:8]}: papers/harness/runner.py"
+    assert stale_of(repo) == {"alpha": why, "beta": why}
+
+
+def test_a_common_module_stales_the_papers_that_import_it(repo):
+    commit_file(repo, "papers/common/dp5.py", "h = 1\n")
+    commit_file(repo, "papers/common/node_digits.py", "from papers.common.dp5 import h\n")
+    commit_file(repo, "papers/alpha/method.py", "from papers.common import node_digits\n")
+    commit_file(repo, "papers/beta/method.py", "import papers.common.mlp\n")
+    base = commit_file(repo, "papers/gamma/method.py", "x = 1\n")
+    for slug in ("alpha", "beta", "gamma"):
+        write_record(repo, slug, base)
+    commit_file(repo, "papers/common/dp5.py", "h = 2\n")
+    commit_file(repo, "papers/common/jax_new.py", "j = 1\n")
+    assert stale_of(repo) == {"alpha": f"changed since {base[:8]}: papers/common/dp5.py"}
+    assert set(stale_of(repo, all_common=True)) == {"alpha", "beta", "gamma"}
+    commit_file(repo, "papers/common/mlp.py", "m = 1\n")
+    commit_file(repo, "papers/common/__init__.py", "")
+    since = f"changed since {base[:8]}: papers/common/__init__.py"
+    assert stale_of(repo)["beta"] == f"{since}, papers/common/mlp.py"
+    assert stale_of(repo)["gamma"] == since
 
 
 def test_markdown_counts_unless_code_only(repo):
