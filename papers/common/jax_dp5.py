@@ -111,7 +111,8 @@ def dp5_solve(f, y0, ts, params=None, rtol=1e-3, atol=1e-6, max_steps=100_000, m
     The loop is a `lax.while_loop` (forward only). With `max_attempts`, it is a `lax.scan` of
     that many iterations (each an attempted step, or the record of a repeated time; idle once
     done, TOO_MANY_STEPS if not done), through which reverse mode differentiates the states,
-    R_E and R_S in y0 and params. As in dp5.py, the controller (t, h, accept/reject, the error
+    R_E and R_S in y0 and params (keeping each iteration's carry, recomputing its stages in the
+    backward pass). As in dp5.py, the controller (t, h, accept/reject, the error
     scale) is held fixed: the gradient is that of the discretisation the solver chose."""
     dtype = y0.dtype
     ts = jax.lax.stop_gradient(jnp.asarray(ts, dtype))
@@ -161,23 +162,25 @@ def dp5_solve(f, y0, ts, params=None, rtol=1e-3, atol=1e-6, max_steps=100_000, m
     def needs_step(c: _Carry):
         return direction * (ts[c.index] - c.t) > 0
 
+    def running(c: _Carry):
+        return (c.index < ts.shape[0]) & (c.status == OK)
+
     def body(c: _Carry) -> _Carry:
         # ys stays out of the cond, so that XLA updates it in place
-        stepped = jax.lax.cond(needs_step(c), attempt, lambda c: c, c._replace(ys=None))
-        reached = ~needs_step(stepped)  # record y at ts[index], aim at the next time
+        stepped = jax.lax.cond(running(c) & needs_step(c), attempt, lambda c: c, c._replace(ys=None))
+        reached = running(stepped) & ~needs_step(stepped)  # record y at ts[index], aim at the next time
         ys = c.ys.at[c.index].set(jnp.where(reached, stepped.y, c.ys[c.index]))
         return stepped._replace(ys=ys, index=c.index + reached)
 
     def cond(c: _Carry):
         # as dp5.py, the step budget is checked before each new step (not before a retry)
         over_budget = (c.n_accepted >= max_steps) & ~c.rejected & needs_step(c)
-        return (c.index < ts.shape[0]) & (c.status == OK) & ~over_budget
+        return running(c) & ~over_budget
 
     if max_attempts is None:
         out = jax.lax.while_loop(cond, body, carry)
-    else:
-        out, _ = jax.lax.scan(lambda c, _: (jax.lax.cond(cond(c), body, lambda c: c, c), None), carry,
-                              length=max_attempts)
+    else:  # once done, body changes nothing; reverse mode keeps each carry and recomputes its step
+        out, _ = jax.lax.scan(lambda c, _: (jax.checkpoint(body)(c), None), carry, length=max_attempts)
     out = out._replace(status=jnp.where((out.index < ts.shape[0]) & (out.status == OK), TOO_MANY_STEPS,
                                         out.status))
     return DP5Result(out.ys, out.nfe, out.n_accepted, out.n_rejected, out.error_sum, out.stiffness_sum,

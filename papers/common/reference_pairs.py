@@ -88,8 +88,32 @@ def dp5_solve_pair(batch: int, times: int):
     return _warm(lambda: ours(weights), lambda: theirs(weights))
 
 
+def dp5_gradient_pair(batch: int, times: int):
+    """Gradient of the mean of y² over the times of `dp5_solve_pair` with respect to the MLP's
+    weights: ours by backpropagation through the bounded loop (128 iterations), diffrax's through
+    its solve (RecursiveCheckpointAdjoint, max_steps = 128); the same 101 steps on both sides."""
+    import diffrax
+    import jax
+    import jax.numpy as jnp
+
+    from papers.common.jax_dp5 import dp5_solve
+    from papers.neural_de.reference import jax_field
+
+    weights, y0 = _inputs(batch)
+    ts = jnp.linspace(0.0, 10.0, times, dtype=jnp.float32)
+    rtol, atol, bound = 1e-5, 1e-7, 128
+    ours = jax.jit(jax.grad(
+        lambda w: (dp5_solve(jax_field, y0, ts, w, rtol, atol, max_attempts=bound).ys ** 2).mean()))
+    theirs = jax.jit(jax.grad(lambda w: (diffrax.diffeqsolve(
+        diffrax.ODETerm(jax_field), diffrax.Dopri5(), ts[0], ts[-1], None, y0, args=w,
+        stepsize_controller=diffrax.PIDController(rtol=rtol, atol=atol, step_ts=ts),
+        saveat=diffrax.SaveAt(ts=ts), max_steps=bound).ys ** 2).mean()))
+    return _warm(lambda: ours(weights), lambda: theirs(weights))
+
+
 PAIRS = {
     "reversible_heun_forward": (reversible_heun_forward_pair, {"batch": [256], "steps": [1000]}),
     "reversible_heun_gradient": (reversible_heun_gradient_pair, {"batch": [256], "steps": [1000]}),
     "dp5_solve": (dp5_solve_pair, {"batch": [256], "times": [101]}),
+    "dp5_gradient": (dp5_gradient_pair, {"batch": [256], "times": [101]}),
 }
