@@ -14,40 +14,32 @@ Both run on CPU under the paper's thread limit. The reference packages are the o
 `reference` dependencies; a paper whose reference.py does not import gets no class (a message
 says why), so a missing extra skips these benchmarks and nothing else.
 
-Shared code outside the paper folders (papers/common, e.g. the compiled ODE solvers) declares its
-pairs the same way in `common/reference_pairs.py`, with `THREADS` for the thread limit; its class
-is `Reference_common`.
+The compiled solvers of papers/common declare their pairs the same way in
+`benchmarks/solver_pairs.py`, with `THREADS` for the thread limit; their class is
+`Reference_solvers`.
 """
 
 import contextlib
 import importlib
+import importlib.util
 import inspect
 import statistics
 import sys
 
 from papers.harness import registry
 
+from . import solver_pairs
 from .versioning import version_of
 
 ROUNDS = 15
 SIDES = ["ours", "reference"]
 
 
-COMMON = "common"
-
-
 def reference_module(slug: str):
-    """The paper's reference.py module (for slug COMMON: common/reference_pairs.py), or None when
-    it has none."""
-    folder, name = ((registry.papers_dir() / COMMON, "reference_pairs") if slug == COMMON
-                    else (registry.folder(slug), "reference"))
-    if not (folder / f"{name}.py").exists():
+    """The paper's reference.py module, or None when it has none."""
+    if not (registry.folder(slug) / "reference.py").exists():
         return None
-    return importlib.import_module(f"{registry.package()}.{folder.name}.{name}")
-
-
-def _threads(slug: str, module) -> int | None:
-    return getattr(module, "THREADS", None) if slug == COMMON else registry.info(slug).threads
+    return importlib.import_module(f"{registry.package()}.{slug}.reference")
 
 
 def _pair_benchmarks(threads: int | None, name: str, factory, params: dict) -> dict:
@@ -99,9 +91,16 @@ def _pair_benchmarks(threads: int | None, name: str, factory, params: dict) -> d
     return {f"time_{name}": time_pair, f"track_{name}_ratio": track_ratio}
 
 
+def pairs_class(name: str, pairs: dict, threads: int | None, doc: str) -> type:
+    """The asv class `Reference_<name>` of `pairs` ({pair: (factory, params)}), run under `threads`."""
+    methods = {}
+    for pair, (factory, params) in pairs.items():
+        methods.update(_pair_benchmarks(threads, pair, factory, dict(params)))
+    return type(f"Reference_{name}", (), {"__doc__": doc, **methods})
+
+
 def reference_class(slug: str) -> type | None:
-    """The asv class of a paper's reference pairs (or COMMON's), or None when it has none (or they
-    do not import)."""
+    """The asv class of a paper's reference pairs, or None when it has none (or they do not import)."""
     try:
         module = reference_module(slug)
     except Exception as exc:  # a missing `reference` extra must not hide the other benchmarks
@@ -109,14 +108,17 @@ def reference_class(slug: str) -> type | None:
         return None
     if module is None or not getattr(module, "PAIRS", None):
         return None
-    methods = {}
-    for name, (factory, params) in module.PAIRS.items():
-        methods.update(_pair_benchmarks(_threads(slug, module), name, factory, dict(params)))
-    title = (module.__doc__ or "").strip().splitlines()[0] if slug == COMMON else registry.info(slug).title
-    return type(f"Reference_{slug}", (), {"__doc__": title, **methods})
+    info = registry.info(slug)
+    return pairs_class(slug, module.PAIRS, info.threads, info.title)
 
 
-for _slug in [i.slug for i in registry.all_infos()[0]] + [COMMON]:
-    _cls = reference_class(_slug)
+for _info in registry.all_infos()[0]:
+    _cls = reference_class(_info.slug)
     if _cls is not None:
-        globals()[f"Reference_{_slug}"] = _cls
+        globals()[f"Reference_{_info.slug}"] = _cls
+if importlib.util.find_spec("diffrax") is None:
+    print("reference_suite: solvers: diffrax (the `reference` extra) is not installed", file=sys.stderr)
+else:
+    Reference_solvers = pairs_class(
+        "solvers", solver_pairs.PAIRS, solver_pairs.THREADS, solver_pairs.__doc__.strip().splitlines()[0]
+    )

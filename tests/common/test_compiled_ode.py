@@ -8,8 +8,8 @@ import pytest
 import torch
 from scipy.integrate import solve_ivp
 
+from benchmarks import solver_pairs
 from papers.common import dp5 as torch_dp5
-from papers.common import reference_pairs
 from papers.common.jax_dp5 import OK, STEP_TOO_SMALL, TOO_MANY_STEPS, dp5_solve
 from papers.common.jax_reversible_heun import reversible_heun
 from papers.neural_de import method as torch_heun
@@ -195,12 +195,12 @@ def test_dp5_reports_its_failures():
         torch_dp5.dp5_solve(lambda t, y: y**2, torch.tensor([1.0], dtype=torch.float64), [0.0, 2.0])
 
 
-@pytest.mark.parametrize("name", list(reference_pairs.PAIRS))
+@pytest.mark.parametrize("name", list(solver_pairs.PAIRS))
 def test_benchmark_pairs_do_the_same_work(name):
-    """asv's pairs (papers/common/reference_pairs.py) at small sizes, in float32 as timed: both sides
+    """asv's pairs (benchmarks/solver_pairs.py) at small sizes, in float32 as timed: both sides
     give the same answer."""
     jax.config.update("jax_enable_x64", False)  # the fixture restores it
-    factory, params = reference_pairs.PAIRS[name]
+    factory, params = solver_pairs.PAIRS[name]
     small = {"batch": 8, "steps": 50, "times": 11}
     ours, reference = factory(*(small[k] for k in params))
     for got, want in zip(jax.tree.leaves(ours()), jax.tree.leaves(reference())):
@@ -214,7 +214,7 @@ def test_dp5_pair_takes_as_many_steps_as_diffrax():
     compares equal work."""
     import diffrax
 
-    from papers.common.reference_pairs import _inputs
+    from benchmarks.solver_pairs import _inputs
 
     jax.config.update("jax_enable_x64", False)
     weights, y0 = _inputs(256)

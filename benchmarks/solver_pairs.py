@@ -1,12 +1,14 @@
 """The compiled JAX solvers of papers/common next to diffrax on identical inputs, for asv.
 
 `PAIRS` has the format of a paper's reference.py (benchmarks/reference_suite.py makes it the
-class `Reference_common`): `factory(*params)` returns `(ours, reference)`, zero-argument callables
+class `Reference_solvers`): `factory(*params)` returns `(ours, reference)`, zero-argument callables
 doing the same work, jitted and warmed up. The problem is neural_de's timing problem: the 2-64-2
-tanh MLP vector field (neural_de/reference.py's weights and jax field), 256 initial values, float32,
-one thread. jax, diffrax and our solvers are imported inside the factories, after the harness
-has limited the threads (XLA reads its flags when jax is first imported).
+tanh MLP vector field (papers/neural_de/reference.py's weights and jax field), 256 initial values,
+float32, one thread (`THREADS`). jax, diffrax and our solvers are imported inside the factories,
+after the harness has limited the threads (XLA reads its flags when jax is first imported). These
+pairs live here, not in papers/common, because they borrow a paper's test problem.
 """
+
 from __future__ import annotations
 
 import numpy as np
