@@ -12,7 +12,7 @@ JOBS ?= 2
 RANGE ?= HEAD~5..HEAD
 MACHINE ?= $(shell hostname)
 
-.PHONY: help venv reproduce reproduce-all report site verify test mutate bench bench-dev bench-history publish asv-machine
+.PHONY: help venv reproduce reproduce-all report site verify stale test mutate bench bench-dev bench-history publish asv-machine
 
 help:
 	@echo "make reproduce PAPER=<slug> [TIER=quick|full] [DEVICE=auto|cpu|cuda] [SEED=N]  one paper, its claims judged"
@@ -22,6 +22,7 @@ help:
 	@echo "make test                                   ruff and the test suite (what CI runs)"
 	@echo "make mutate                                 mutation score of papers/harness and papers/common (slow; not in CI)"
 	@echo "make verify                                 validate every claims file and paper folder"
+	@echo "make stale                                  list records older than the code they were run with"
 	@echo "make bench | bench-dev | bench-history RANGE=a..b | publish   asv history of metrics and timings"
 
 # The environment: torch pinned to the CPU build that lies on this kind of machine (an unpinned
@@ -51,6 +52,10 @@ site: venv
 
 verify: venv
 	$(PY) -m papers verify
+
+# Records older than their code (a commit after theirs touched the harness, papers/common or the paper).
+stale: venv
+	$(PY) scripts/stale_records.py
 
 # ruff (pyflakes, pycodestyle, isort, bugbear; settings in pyproject.toml), then every test.
 test: venv

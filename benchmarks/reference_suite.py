@@ -13,16 +13,22 @@ warmed up; `params` are asv parameters as in a kernel (`{"n": [200]}`). For each
 Both run on CPU under the paper's thread limit. The reference packages are the optional
 `reference` dependencies; a paper whose reference.py does not import gets no class (a message
 says why), so a missing extra skips these benchmarks and nothing else.
+
+The compiled solvers of papers/common declare their pairs the same way in
+`benchmarks/solver_pairs.py`, with `THREADS` for the thread limit; their class is
+`Reference_solvers`.
 """
 
 import contextlib
 import importlib
+import importlib.util
 import inspect
 import statistics
 import sys
 
 from papers.harness import registry
 
+from . import solver_pairs
 from .versioning import version_of
 
 ROUNDS = 15
@@ -36,7 +42,7 @@ def reference_module(slug: str):
     return importlib.import_module(f"{registry.package()}.{slug}.reference")
 
 
-def _pair_benchmarks(slug: str, name: str, factory, params: dict) -> dict:
+def _pair_benchmarks(threads: int | None, name: str, factory, params: dict) -> dict:
     """time_<name> and track_<name>_ratio of one pair, sharing one factory call per parameter set."""
     from papers.harness.kernels import synchronized
 
@@ -46,7 +52,7 @@ def _pair_benchmarks(slug: str, name: str, factory, params: dict) -> dict:
         from papers.harness.policy import limit_threads
 
         stack = contextlib.ExitStack()
-        stack.enter_context(limit_threads(registry.info(slug).threads))
+        stack.enter_context(limit_threads(threads))
         state["stack"] = stack
         if params not in state["pairs"]:
             state["pairs"][params] = factory(*params)
@@ -85,6 +91,14 @@ def _pair_benchmarks(slug: str, name: str, factory, params: dict) -> dict:
     return {f"time_{name}": time_pair, f"track_{name}_ratio": track_ratio}
 
 
+def pairs_class(name: str, pairs: dict, threads: int | None, doc: str) -> type:
+    """The asv class `Reference_<name>` of `pairs` ({pair: (factory, params)}), run under `threads`."""
+    methods = {}
+    for pair, (factory, params) in pairs.items():
+        methods.update(_pair_benchmarks(threads, pair, factory, dict(params)))
+    return type(f"Reference_{name}", (), {"__doc__": doc, **methods})
+
+
 def reference_class(slug: str) -> type | None:
     """The asv class of a paper's reference pairs, or None when it has none (or they do not import)."""
     try:
@@ -94,13 +108,17 @@ def reference_class(slug: str) -> type | None:
         return None
     if module is None or not getattr(module, "PAIRS", None):
         return None
-    methods = {}
-    for name, (factory, params) in module.PAIRS.items():
-        methods.update(_pair_benchmarks(slug, name, factory, dict(params)))
-    return type(f"Reference_{slug}", (), {"__doc__": registry.info(slug).title, **methods})
+    info = registry.info(slug)
+    return pairs_class(slug, module.PAIRS, info.threads, info.title)
 
 
 for _info in registry.all_infos()[0]:
     _cls = reference_class(_info.slug)
     if _cls is not None:
         globals()[f"Reference_{_info.slug}"] = _cls
+if importlib.util.find_spec("diffrax") is None:
+    print("reference_suite: solvers: diffrax (the `reference` extra) is not installed", file=sys.stderr)
+else:
+    Reference_solvers = pairs_class(
+        "solvers", solver_pairs.PAIRS, solver_pairs.THREADS, solver_pairs.__doc__.strip().splitlines()[0]
+    )

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from papers.blackbox_node.baselines import steer, taylor
 from papers.blackbox_node.method import ernode, srnode
 from papers.common import node_digits
-from papers.common.node_digits import compare_arms, comparison_metrics, plot_comparison, unregularised
+from papers.common.node_digits import run_comparison, unregularised
 
 WEIGHTS = {
     "ernode": 0.3,
@@ -41,6 +41,5 @@ def arms(baselines: bool) -> dict:
 
 def run(ctx):
     s = SETTINGS[ctx.tier]
-    results = compare_arms(ctx, arms(s.baselines), s)
-    plot_comparison(ctx, results)
-    return comparison_metrics(results)
+    _, metrics = run_comparison(ctx, arms(s.baselines), s)
+    return metrics

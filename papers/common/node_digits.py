@@ -278,6 +278,16 @@ def comparison_metrics(results: dict[str, ArmResult], baseline: str = "vanilla")
     return metrics
 
 
+def run_comparison(
+    ctx, arms: dict[str, Regulariser], settings: Settings
+) -> tuple[dict[str, ArmResult], dict]:
+    """One seed of a regulariser comparison: train and time every arm (`compare_arms`), draw the
+    comparison figure and return the per-arm results with their metrics (`comparison_metrics`)."""
+    results = compare_arms(ctx, arms, settings)
+    plot_comparison(ctx, results)
+    return results, comparison_metrics(results)
+
+
 def plot_comparison(ctx, results: dict[str, ArmResult], name: str = "nfe_and_times") -> None:
     """Left: NFE per training solve along training (moving mean); right: test NFE and prediction speed-up."""
     import matplotlib.pyplot as plt

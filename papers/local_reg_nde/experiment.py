@@ -5,13 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from papers.common import node_digits
-from papers.common.node_digits import (
-    compare_arms,
-    comparison_metrics,
-    heuristic_penalty,
-    plot_comparison,
-    unregularised,
-)
+from papers.common.node_digits import heuristic_penalty, run_comparison, unregularised
 from papers.harness import Metric
 from papers.local_reg_nde.method import local_biased, local_unbiased, local_unbiased_continuous_adjoint
 
@@ -47,9 +41,7 @@ def arms(adjoint: bool) -> dict:
 
 def run(ctx):
     s = SETTINGS[ctx.tier]
-    results = compare_arms(ctx, arms(s.adjoint), s)
-    plot_comparison(ctx, results)
-    metrics = comparison_metrics(results)
+    results, metrics = run_comparison(ctx, arms(s.adjoint), s)
     nfe = {arm: r.evaluation.mean_nfe for arm, r in results.items()}
     for arm in ("local_unbiased", "local_biased"):
         metrics[f"{arm}_vs_global_nfe"] = Metric(nfe[arm] / nfe["global"], "x")

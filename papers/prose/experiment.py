@@ -315,6 +315,10 @@ def run(ctx) -> dict:
     return out
 
 
+# the figure's prediction lines: (arm, line style, colour, legend label)
+ARM_STYLES = (("fusion", "--", "C0", "fusion"), ("data_only", ":", "C1", "data-only"))
+
+
 def figure(ctx, test: dict, predictions: dict, errors: dict) -> None:
     """The paper's pictures: true and predicted trajectories on (2, 4] for one test sample per family
     (fusion and data-only), and the mean relative L2 error against the data noise level."""
@@ -333,20 +337,9 @@ def figure(ctx, test: dict, predictions: dict, errors: dict) -> None:
                 lw=2,
                 label=f"{label} true" if not f else None,
             )
-            ax.plot(
-                T_OUT,
-                predictions["fusion"][i, :, c],
-                "--",
-                color="C0",
-                label="fusion" if not (f or c) else None,
-            )
-            ax.plot(
-                T_OUT,
-                predictions["data_only"][i, :, c],
-                ":",
-                color="C1",
-                label="data-only" if not (f or c) else None,
-            )
+            for arm, style, arm_colour, arm_label in ARM_STYLES:
+                label_once = arm_label if not (f or c) else None
+                ax.plot(T_OUT, predictions[arm][i, :, c], style, color=arm_colour, label=label_once)
         ax.axvline(2.0, color="0.8", lw=0.8)
         ax.set(xlabel="t", title=family.replace("_", " "))
     axes[0].legend(fontsize=8)

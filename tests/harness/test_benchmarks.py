@@ -1,6 +1,7 @@
 """The generated asv suites, under the fake package: class and parameter names, the cache, and
 the kernel wrapper's synchronisation and thread limit."""
 
+import contextlib
 import importlib
 import math
 import sys
@@ -100,7 +101,8 @@ def test_reference_pairs_time_both_sides_and_track_the_ratio(reference_files, ca
     import papers.common.timing
 
     reference_suite = importlib.reload(benchmarks.reference_suite)
-    assert [n for n in vars(reference_suite) if n.startswith("Reference_")] == ["Reference_good"]
+    classes = [n for n in vars(reference_suite) if n.startswith("Reference_")]
+    assert classes == ["Reference_good", "Reference_solvers"]
     assert "nan: reference.py does not import" in capsys.readouterr().err
     cls = reference_suite.Reference_good
     assert cls.time_sleeping.params == [[1], ["ours", "reference"]]
@@ -126,3 +128,38 @@ def test_reference_pairs_time_both_sides_and_track_the_ratio(reference_files, ca
     cls.track_sleeping_ratio.teardown(1)
     assert seen == [("ours", "reference", reference_suite.ROUNDS)]  # seconds of ours over the reference's
     assert ratio == 2.0  # the median of the rounds
+
+
+def test_a_pairs_class_runs_under_its_thread_limit(monkeypatch):
+    import papers.harness.policy
+    from benchmarks.reference_suite import pairs_class
+
+    calls = []
+
+    def pair(ms):
+        return (lambda: calls.append("ours")), (lambda: calls.append("reference"))
+
+    cls = pairs_class("mine", {"sleeping": (pair, {"ms": [1]})}, 3, "Mine against theirs.")
+    assert cls.__name__ == "Reference_mine" and cls.__doc__ == "Mine against theirs."
+    assert cls.track_sleeping_ratio.params == [[1]]
+    limits = []
+    monkeypatch.setattr(papers.harness.policy, "limit_threads",
+                        lambda n: limits.append(n) or contextlib.nullcontext())
+    cls.time_sleeping.setup(1, "ours")
+    cls.time_sleeping(cls(), 1, "ours")
+    cls.time_sleeping.teardown(1, "ours")
+    assert calls == ["ours"] and limits == [3]
+
+
+def test_solver_pairs_get_their_class():
+    """benchmarks/solver_pairs.py's pairs (their agreement is tested in tests/common/test_compiled_ode.py)."""
+    pytest.importorskip("diffrax")
+    from benchmarks import reference_suite
+
+    cls = reference_suite.Reference_solvers
+    names = sorted(n for n in vars(cls) if n.startswith(("time_", "track_")))
+    assert names == sorted(f"{kind}_{pair}{suffix}" for pair in ("dp5_gradient", "dp5_solve",
+                           "reversible_heun_forward", "reversible_heun_gradient")
+                           for kind, suffix in (("time", ""), ("track", "_ratio")))
+    assert cls.track_dp5_solve_ratio.params == [[256], [101]]
+    assert cls.time_reversible_heun_forward.param_names == ["batch", "steps", "side"]
