@@ -338,43 +338,31 @@ def test_main_turns_sigterm_into_keyboard_interrupt(main):
         cli._terminated(signal.SIGTERM, None)
 
 
-@pytest.mark.parametrize("text, value", [("1", 1), ("12", 12)])
-def test_positive_int(text, value):
-    assert cli._positive_int(text) == value
+@pytest.mark.parametrize(
+    "parse, text, value",
+    [("_positive_int", "1", 1), ("_positive_int", "12", 12),
+     ("_positive_seconds", "2.5", 2.5), ("_positive_seconds", "1e-3", 1e-3)],
+)
+def test_positive_numbers(parse, text, value):
+    assert getattr(cli, parse)(text) == value
 
 
 @pytest.mark.parametrize(
-    "text, message",
+    "parse, text, message",
     [
-        ("0", "must be at least 1, got 0"),
-        ("-2", "must be at least 1, got -2"),
-        ("x", "'x' is not an integer"),
+        ("_positive_int", "0", "must be at least 1, got 0"),
+        ("_positive_int", "-2", "must be at least 1, got -2"),
+        ("_positive_int", "x", "'x' is not an integer"),
+        ("_positive_seconds", "0", "must be a positive, finite number of seconds, got 0"),
+        ("_positive_seconds", "-1", "must be a positive, finite number of seconds, got -1"),
+        ("_positive_seconds", "inf", "must be a positive, finite number of seconds, got inf"),
+        ("_positive_seconds", "nan", "must be a positive, finite number of seconds, got nan"),
+        ("_positive_seconds", "soon", "'soon' is not a number of seconds"),
     ],
 )
-def test_positive_int_refuses(text, message):
+def test_positive_numbers_refuse(parse, text, message):
     with pytest.raises(argparse.ArgumentTypeError) as e:
-        cli._positive_int(text)
-    assert str(e.value) == message
-
-
-@pytest.mark.parametrize("text, value", [("2.5", 2.5), ("1e-3", 1e-3)])
-def test_positive_seconds(text, value):
-    assert cli._positive_seconds(text) == value
-
-
-@pytest.mark.parametrize(
-    "text, message",
-    [
-        ("0", "must be a positive, finite number of seconds, got 0"),
-        ("-1", "must be a positive, finite number of seconds, got -1"),
-        ("inf", "must be a positive, finite number of seconds, got inf"),
-        ("nan", "must be a positive, finite number of seconds, got nan"),
-        ("soon", "'soon' is not a number of seconds"),
-    ],
-)
-def test_positive_seconds_refuses(text, message):
-    with pytest.raises(argparse.ArgumentTypeError) as e:
-        cli._positive_seconds(text)
+        getattr(cli, parse)(text)
     assert str(e.value) == message
 
 

@@ -111,20 +111,6 @@ def test_errors_nans_crashes_and_timeouts_become_records(fake_papers, client, tm
     assert failed.error == "timed out after 2 s" and failed.status == "error"
 
 
-def test_a_cluster_at_another_commit_is_refused_before_anything_runs(
-    fake_papers, client, tmp_path, monkeypatch
-):
-    monkeypatch.setattr(dask_executor, "git_state", lambda: ("c0ffee" * 6 + "c0ff", False))
-    with pytest.raises(dask_executor.MixedCommits) as exc:
-        dask_executor.run_papers(client, ["good"], "quick", "cpu", 0, 120, tmp_path)
-    assert re.fullmatch(
-        r"refusing to run on this cluster: worker tcp://127\.0\.0\.1:\d+ has commit \S+, "
-        r"this machine c0ffeec0ffee",
-        str(exc.value),
-    )
-    assert not client.futures and not (tmp_path / "good").exists()
-
-
 def test_seeds_from_another_commit_are_refused_in_one_line_and_nothing_is_written(
     fake_papers, client, tmp_path, monkeypatch
 ):
