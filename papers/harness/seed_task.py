@@ -41,8 +41,11 @@ POLL_SECONDS = 0.5  # how often a running seed's timeout, server and the client'
 WAIT_SECONDS = 0.02  # how often its end is looked for (by the server and the worker: next to free)
 PR_SET_PDEATHSIG = 1
 # What the seed server imports once, so that no seed pays it again: the libraries most papers and
-# the runner load (torch alone takes 1-2 s). Not jax: `limit_threads` sets XLA_FLAGS before jax's
-# first import in the seed, which a preloaded jax would miss.
+# the runner load, and what they load lazily on first use (measured with the quick tier: a
+# torch optimiser's first step imports torch._dynamo, and with it sympy and mpmath, about 1.5 s;
+# saving the first figure imports matplotlib's Agg backend; the digits and the privacy
+# accountant bring their own). Not jax: `limit_threads` sets XLA_FLAGS only while jax is not
+# imported, so a preloaded jax would escape the paper's thread limit.
 PRELOAD = (
     "numpy",
     "scipy.linalg",
@@ -52,8 +55,15 @@ PRELOAD = (
     "scipy.integrate",
     "threadpoolctl",
     "matplotlib.pyplot",
+    "matplotlib.backends.backend_agg",
+    "tqdm.auto",
+    "mpmath",
     "sklearn",
+    "sklearn.datasets",
     "torch",
+    "torch.optim",
+    "torch._dynamo",
+    "dp_accounting",
 )
 
 
