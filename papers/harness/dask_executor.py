@@ -32,6 +32,19 @@ from papers.harness.store import read_record, record_path
 LOCAL_HOST = "127.0.0.1"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 INSTALL_HINT = 'pip install -e ".[cluster]"'
+# Dask's housekeeping, slowed down for a batch of runs (measured with an idle LocalCluster of 2
+# workers on this 2-core machine: the client process, with the scheduler, used 2.1 s of CPU a
+# minute and the two workers 2.9 s, CPU the seeds beside them lose; with these, 0.4 s and 0.3 s),
+# each process's event-loop check every 20 ms, the system monitor every 0.5 s, the nanny's memory
+# check every 0.1 s, and the statistical profiler sampling every worker thread every 10 ms. None
+# of them changes what runs where; they feed the dashboard and its warnings, which update less
+# often.
+QUIET = {
+    "distributed.admin.tick.interval": "1s",
+    "distributed.admin.system-monitor.interval": "5s",
+    "distributed.worker.memory.monitor-interval": "1s",
+    "distributed.worker.profile.enabled": False,
+}
 
 
 def _distributed():
@@ -54,12 +67,22 @@ def parse_cluster(text: str) -> int:
 def connect(scheduler: str | None = None, cluster: str | None = None, processes: bool = True):
     """A distributed Client: of the scheduler at `scheduler` (TLS settings come from dask's
     configuration), or of a LocalCluster of `cluster` = "local:N" single-threaded workers that
-    listens on 127.0.0.1 only and is closed on leaving."""
+    listens on 127.0.0.1 only and is closed on leaving. Dask's housekeeping runs at the QUIET
+    intervals (in the client, and in a LocalCluster's scheduler and workers)."""
     if (scheduler is None) == (cluster is None):
         raise UsageError("--executor dask needs one of --scheduler tcp://HOST:PORT or --cluster local:N")
     n = parse_cluster(cluster) if cluster is not None else 0
     d = _distributed()
-    if cluster is not None:
+    import dask
+
+    with dask.config.set(QUIET):
+        with _client(d, scheduler, n, processes) as client:
+            yield client
+
+
+@contextlib.contextmanager
+def _client(d, scheduler: str | None, n: int, processes: bool = True):
+    if n:
         with (
             d.LocalCluster(
                 n_workers=n,

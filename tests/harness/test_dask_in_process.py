@@ -320,3 +320,15 @@ def test_the_cancel_check_reads_the_clients_event(client):
     Event("papers-cancel-test", client=client).set()
     assert cancelled() is True
     assert seed_task._cancel_check("papers-cancel-other")() is False
+
+
+def test_the_cluster_runs_its_housekeeping_at_the_quiet_intervals_and_restores_them():
+    import dask
+
+    before = {key: dask.config.get(key) for key in dask_executor.QUIET}
+    assert before != dask_executor.QUIET  # dask's own defaults are busier
+    with dask_executor.connect(cluster="local:1", processes=False) as c:
+        assert {key: dask.config.get(key) for key in dask_executor.QUIET} == dask_executor.QUIET
+        (worker,) = c.run(lambda: dask.config.get("distributed.worker.profile.enabled")).values()
+        assert worker is False
+    assert {key: dask.config.get(key) for key in dask_executor.QUIET} == before
