@@ -324,6 +324,7 @@ def test_the_cancel_check_reads_the_clients_event(client):
 
 def test_the_cluster_runs_its_housekeeping_at_the_quiet_intervals_and_restores_them():
     import dask
+    import distributed  # noqa: F401  (its defaults join dask's configuration on import)
 
     before = {key: dask.config.get(key) for key in dask_executor.QUIET}
     assert before != dask_executor.QUIET  # dask's own defaults are busier
