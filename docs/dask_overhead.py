@@ -8,10 +8,13 @@ the two (timing claims may).
     python docs/dask_overhead.py [--tier quick] [--rounds 1] [--papers fractional_sde,double_descent]
 
 A benchmark, not a test: nothing asserts on its numbers. Where Dask's time goes: the cluster's
-start and stop (a second or two each), a seed server per worker that imports torch, scipy,
-matplotlib and scikit-learn once (a few seconds), and per seed a forked process (milliseconds) that
-still pays its paper's own imports and warm-up, which a local run pays once per paper, not once
-per seed. Without the seed server every seed paid 3-4 s of imports: that was most of the overhead.
+start and stop (a second or two each), a seed server per worker that imports torch (with
+torch._dynamo, which a torch optimiser loads on its first step), scipy, matplotlib, scikit-learn
+and the privacy accountant once (about 8 s), Dask's own housekeeping in the client, scheduler and
+workers (slowed down to `dask_executor.QUIET`), and per seed a forked process (milliseconds) that
+still pays its paper's warm-up (first calls, caches), which a local run pays once per paper, not
+once per seed. Without the seed server every seed paid 3-4 s of imports: that was most of the
+overhead.
 --papers runs the executors' own functions (`runner.run_all`, `dask_executor.run_papers`) in a
 fresh process instead of the command line, which takes --all or one paper.
 """
