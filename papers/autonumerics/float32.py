@@ -72,18 +72,13 @@ def max_ulp(f, x: np.ndarray, chunk: int = 1_000_000) -> float:
     return worst
 
 
-def jax_device(device: str):
-    """The jax device for "cpu" or "cuda"."""
-    import jax
-
-    return jax.devices("gpu" if device == "cuda" else "cpu")[0]
-
-
 def timed_exps(program: Program, n: int, device: str):
     """The jit-compiled exp of `program` and `jax.jit(jnp.exp)`, each compiled and run once, and n
     float32 inputs uniform over the normal-result range on `device`: (ours, library, x)."""
     import jax
     import jax.numpy as jnp
+
+    from papers.common.jax_env import jax_device
 
     x = jax.device_put(np.random.default_rng(0).uniform(*RANGE, n).astype(np.float32), jax_device(device))
     ours, library = exp_jax(program), jax.jit(jnp.exp)

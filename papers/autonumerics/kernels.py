@@ -29,9 +29,10 @@ def exp_float32_jax(n, device):
     import jax
 
     from papers.autonumerics import float32
+    from papers.common.jax_env import jax_device
 
     compiled = float32.exp_jax(_exp_program())
-    x = jax.device_put(float32.dense_sample(n), float32.jax_device(device))
+    x = jax.device_put(float32.dense_sample(n), jax_device(device))
     compiled(x).block_until_ready()
     return lambda: compiled(x)
 

@@ -38,7 +38,7 @@ SETTINGS = {
 def run(ctx):
     import jax
 
-    from papers.implicit_diff.method import float64, jax_device
+    from papers.common.jax_env import float64, jax_device
 
     with float64(), jax.default_device(jax_device(ctx.device)):
         return _run(ctx, SETTINGS[ctx.tier])

@@ -11,8 +11,9 @@ def svm_hypergradient(n, method, device):
     import jax.numpy as jnp
 
     from papers.common.datasets import load_split
+    from papers.common.jax_env import enable_x64, jax_device
     from papers.implicit_diff import problems
-    from papers.implicit_diff.method import custom_fixed_point, enable_x64, jax_device, solve_gmres
+    from papers.implicit_diff.method import custom_fixed_point, solve_gmres
 
     enable_x64()
     dev = jax_device(device)
@@ -46,8 +47,9 @@ def ridge_root_vjp(d, device):
     import jax.numpy as jnp
     import numpy as np
 
+    from papers.common.jax_env import enable_x64, jax_device
     from papers.implicit_diff import problems
-    from papers.implicit_diff.method import enable_x64, jax_device, root_vjp, solve_cg
+    from papers.implicit_diff.method import root_vjp, solve_cg
 
     enable_x64()
     dev = jax_device(device)

@@ -3,7 +3,7 @@ identical inputs: the same optimality condition F, the same solution, the same l
 at tolerance 1e-12), so the two Jacobians may differ only by round-off.
 
 Needs the optional `reference` dependencies (jaxopt); imported by the experiment's checks, the tests
-and the asv reference suite, never by method.py. Call inside `method.float64()`.
+and the asv reference suite, never by method.py. Call inside `papers.common.jax_env.float64()`.
 """
 from __future__ import annotations
 
@@ -46,8 +46,9 @@ def ridge_jacobian_pair(n: int, d: int):
     import jax.numpy as jnp
     from jaxopt import implicit_diff
 
+    from papers.common.jax_env import enable_x64
     from papers.implicit_diff import problems
-    from papers.implicit_diff.method import custom_root, enable_x64, solve_cg
+    from papers.implicit_diff.method import custom_root, solve_cg
 
     enable_x64()
     rng = np.random.default_rng(0)

@@ -79,6 +79,7 @@ def solve_and_gradient_both(seed: int, batch: int, steps: int, t1: float):
     import jax.numpy as jnp
     import torch
 
+    from papers.common.jax_env import float64
     from papers.neural_de.method import reversible_heun
 
     weights = mlp_weights(seed)
@@ -95,14 +96,10 @@ def solve_and_gradient_both(seed: int, batch: int, steps: int, t1: float):
         ys = diffrax_solve(weights, y0, jnp.asarray(ts))
         return _loss(ys), ys
 
-    previous = jax.config.jax_enable_x64
-    jax.config.update("jax_enable_x64", True)
-    try:
+    with float64():
         (_, ys_d), grads_d = jax.jit(jax.value_and_grad(loss, argnums=(0, 1), has_aux=True))(
             jnp.asarray(y0), [jnp.asarray(w) for w in weights])
         theirs = (np.asarray(ys_d), np.concatenate([np.asarray(g).ravel() for g in jax.tree.leaves(grads_d)]))
-    finally:
-        jax.config.update("jax_enable_x64", previous)
     return {"ours": ours, "diffrax": theirs}
 
 

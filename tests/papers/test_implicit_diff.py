@@ -6,11 +6,11 @@ jax = pytest.importorskip("jax")
 
 import jax.numpy as jnp  # noqa: E402
 
+from papers.common.jax_env import float64  # noqa: E402
 from papers.implicit_diff import baselines, experiment, problems  # noqa: E402
 from papers.implicit_diff.method import (  # noqa: E402
     custom_fixed_point,
     custom_root,
-    float64,
     projection_simplex,
     root_jvp,
     root_vjp,
