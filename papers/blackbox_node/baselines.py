@@ -2,53 +2,70 @@
 
 from __future__ import annotations
 
-import torch
-from torch.func import jvp
+from dataclasses import dataclass
 
-from papers.common.dp5 import dp5_solve
-from papers.common.node_digits import ATOL, RTOL, Forward, ODEClassifier, Regulariser
+import jax
+import jax.numpy as jnp
 
-
-def steer(b: float = 0.5) -> Regulariser:
-    """STEER (Ghosh et al. 2020): integrate to T ~ U[1 - b, 1 + b] during training, to 1 at test."""
-
-    def forward(model: ODEClassifier, x: torch.Tensor, gen: torch.Generator) -> Forward:
-        end = 1.0 + b * (2 * torch.rand((), generator=gen).item() - 1)
-        sol = model.solve(x, ts=(0.0, end))
-        return Forward(sol.ys[-1], 0.0, sol.nfe)
-
-    return forward
+from papers.common.jax_dp5 import dp5_solve
+from papers.common.node_digits import ATOL, MAX_ATTEMPTS, RTOL, Forward, field, solve
 
 
-def total_derivative(field, order: int):
-    """d^order z / dt^order along z' = field(t, z), by nested forward-mode jvp in (t, z)."""
+@dataclass(frozen=True)
+class Steer:
+    """STEER (Ghosh et al. 2020): integrate to T = 1 + b (2u - 1) ~ U[1 - b, 1 + b] during training
+    (u from the regulariser's stream), to 1 at test."""
+
+    b: float = 0.5
+
+    def __call__(self, params, x, u) -> Forward:
+        sol = solve(params, x, ts=jnp.stack([jnp.zeros_like(u), 1.0 + self.b * (2 * u - 1)]))
+        return Forward(sol.ys[-1], 0.0, sol.nfe, sol.status)
+
+
+def steer(b: float = 0.5) -> Steer:
+    """STEER with end times in [1 - b, 1 + b]."""
+    return Steer(b)
+
+
+def total_derivative(f, order: int):
+    """d^order z / dt^order along z' = f(t, z, params), by nested forward-mode jvp in (t, z); a
+    function of (t, z, params)."""
     if order == 1:
-        return field
-    lower = total_derivative(field, order - 1)
+        return f
+    lower = total_derivative(f, order - 1)
 
-    def deriv(t, z):
-        return jvp(lower, (t, z), (torch.ones_like(t), field(t, z)))[1]
+    def deriv(t, z, params):
+        return jax.jvp(lambda t, z: lower(t, z, params), (t, z), (jnp.ones_like(t), f(t, z, params)))[1]
 
     return deriv
 
 
-def taylor(weight: float, order: int = 2) -> Regulariser:
+@dataclass(frozen=True)
+class Taylor:
     """Kelly et al. (2020): loss + weight * int_0^1 ||d^K z/dt^K||^2 / dim dt, the integral carried
     as an extra state of the same adaptive solve (here K = order, by nested jvp)."""
 
-    def forward(model: ODEClassifier, x: torch.Tensor, gen: torch.Generator) -> Forward:
-        deriv = total_derivative(model.field, order)
+    weight: float
+    order: int = 2
+
+    def __call__(self, params, x, u) -> Forward:
         dim = x.shape[1]
+        deriv = total_derivative(field, self.order)
 
-        def augmented(t, za):
+        def augmented(t, za, params):
             z = za[:, :dim]
-            tt = torch.as_tensor(t, dtype=z.dtype, device=z.device)
-            dk = deriv(tt, z)
-            return torch.cat([model.field(tt, z), dk.pow(2).mean(dim=1, keepdim=True)], dim=1)
+            t = jnp.asarray(t, z.dtype)
+            dk = deriv(t, z, params)
+            return jnp.concatenate([field(t, z, params), jnp.mean(dk**2, axis=1, keepdims=True)], axis=1)
 
-        za0 = torch.cat([x, torch.zeros_like(x[:, :1])], dim=1)
-        sol = dp5_solve(augmented, za0, (0.0, 1.0), rtol=RTOL, atol=ATOL)
+        za0 = jnp.concatenate([x, jnp.zeros_like(x[:, :1])], axis=1)
+        sol = dp5_solve(augmented, za0, jnp.asarray([0.0, 1.0], x.dtype), params, RTOL, ATOL,
+                        max_attempts=MAX_ATTEMPTS)
         z1 = sol.ys[-1]
-        return Forward(z1[:, :dim], weight * z1[:, dim].mean(), sol.nfe)
+        return Forward(z1[:, :dim], self.weight * jnp.mean(z1[:, dim]), sol.nfe, sol.status)
 
-    return forward
+
+def taylor(weight: float, order: int = 2) -> Taylor:
+    """Kelly et al.'s regulariser of order `order` with this weight."""
+    return Taylor(weight, order)

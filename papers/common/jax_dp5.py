@@ -12,9 +12,11 @@ next |h| is |h| min(10, 0.9 E^(-1/5)) (not above |h| right after a rejection); a
 retries with |h| max(0.2, 0.9 E^(-1/5)). The first |h| is Hairer's (II.4) as in scipy's
 select_initial_step, and steps are clipped to land on every requested time. So the accepted steps
 and the number of evaluations (2 to start, 6 per attempted step) are those of scipy's RK45 and of
-`papers.common.dp5.dp5_solve`, whose R_E = Σ_j E_j |h_j| and R_S = Σ_j S_j over the accepted
-steps this solver returns too. Reverse mode does not go through a while loop: gradients need
-the bounded loop (`max_attempts`).
+`papers.common.dp5.dp5_solve` (the torch solver these are tested against), whose R_E =
+Σ_j E_j |h_j| and R_S = Σ_j S_j over the accepted steps this solver returns too, with the
+controller's proposed next |h| on reaching each requested time. Reverse mode does not go
+through a while loop: gradients need the bounded loop (`max_attempts`), which can also return
+a record of every iteration (`record_steps`). `dp5_step` is one step on its own.
 """
 from __future__ import annotations
 
@@ -24,22 +26,51 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from papers.common.dp5 import ERROR_EXPONENT, MAX_FACTOR, MIN_FACTOR, SAFETY, A, C, E
+# Dormand & Prince (1980) tableau, as in Hairer, Norsett & Wanner, Table II.5.2.
+C = (0.0, 1 / 5, 3 / 10, 4 / 5, 8 / 9, 1.0, 1.0)
+A = (
+    (),
+    (1 / 5,),
+    (3 / 40, 9 / 40),
+    (44 / 45, -56 / 15, 32 / 9),
+    (19372 / 6561, -25360 / 2187, 64448 / 6561, -212 / 729),
+    (9017 / 3168, -355 / 33, 46732 / 5247, 49 / 176, -5103 / 18656),
+    (35 / 384, 0.0, 500 / 1113, 125 / 192, -2187 / 6784, 11 / 84),
+)
+# b - b_hat over the seven stages (the seventh is f at the new point, FSAL).
+E = (71 / 57600, 0.0, -71 / 16695, 71 / 1920, -17253 / 339200, 22 / 525, -1 / 40)
+SAFETY, MIN_FACTOR, MAX_FACTOR = 0.9, 0.2, 10.0
+ERROR_EXPONENT = -1 / 5  # the embedded estimator has order 4
 
 OK, TOO_MANY_STEPS, STEP_TOO_SMALL = 0, 1, 2
 
 
+class StepRecords(NamedTuple):
+    """One row per iteration of the bounded loop: the time t and state y it started from, whether
+    it accepted a step, and that step's h (0 where it accepted none: a rejection, an idle
+    iteration or the record of a requested time)."""
+
+    t: jax.Array
+    y: jax.Array
+    h: jax.Array
+    accepted: jax.Array
+
+
 class DP5Result(NamedTuple):
-    """y at the requested times, the counters, R_E, R_S and a status (OK, TOO_MANY_STEPS or
-    STEP_TOO_SMALL; on failure ys holds y only up to where the solver stopped)."""
+    """y at the requested times, the controller's proposed next |h| on reaching each of them
+    (next_h[0]: the starting step), the counters, R_E, R_S, a status (OK, TOO_MANY_STEPS or
+    STEP_TOO_SMALL; on failure ys holds y only up to where the solver stopped) and, with
+    `record_steps`, the StepRecords of the bounded loop (None otherwise)."""
 
     ys: jax.Array
+    next_h: jax.Array
     nfe: jax.Array
     n_accepted: jax.Array
     n_rejected: jax.Array
     error_sum: jax.Array
     stiffness_sum: jax.Array
     status: jax.Array
+    steps: StepRecords | None = None
 
 
 def _rms(x):
@@ -54,8 +85,29 @@ def _combine(y, h, coeffs, ks):
     return out
 
 
+class Step(NamedTuple):
+    """One Dormand-Prince step: y_new, k_7 = f(t + h, y_new) (FSAL), the unscaled embedded error
+    y_5 - y_4 and the stiffness estimate S."""
+
+    y_new: jax.Array
+    f_new: jax.Array
+    error: jax.Array
+    stiffness: jax.Array
+
+
+def error_norm(error, y, y_new, rtol, atol):
+    """E = RMS(error / (atol + rtol max(|y|, |y_new|))), the scale held fixed (no gradient)."""
+    scale = atol + rtol * jax.lax.stop_gradient(jnp.maximum(jnp.abs(y), jnp.abs(y_new)))
+    return _rms(error / scale)
+
+
+def dp5_step(f, params, t, y, h, f0=None) -> Step:
+    """One Dormand-Prince 5(4) step of size h from (t, y) for y' = f(t, y, params), with the
+    stiffness estimate; f0 = f(t, y) if known (FSAL), else evaluated here (7 evaluations)."""
+    return _step(f, params, t, y, f(t, y, params) if f0 is None else f0, h)
+
+
 def _step(f, params, t, y, f0, h):
-    """One Dormand-Prince step: (y_new, k_7 = f(t + h, y_new), unscaled error, stiffness S)."""
     ks = [f0]
     for i in range(1, 7):
         g = _combine(y, h, A[i], ks)
@@ -66,7 +118,7 @@ def _step(f, params, t, y, f0, h):
     dg = jnp.linalg.norm((g - g6).ravel())
     df = jnp.linalg.norm((ks[6] - ks[5]).ravel())
     stiffness = jnp.where(dg > 0, df / jnp.where(dg > 0, dg, 1.0), 0.0)
-    return g, ks[6], error, stiffness
+    return Step(g, ks[6], error, stiffness)
 
 
 def _initial_step(f, params, t0, y0, f0, t_bound, rtol, atol):
@@ -93,6 +145,7 @@ class _Carry(NamedTuple):
     h_abs: jax.Array
     rejected: jax.Array  # the current step has been rejected at least once
     ys: jax.Array
+    next_h: jax.Array
     nfe: jax.Array
     n_accepted: jax.Array
     n_rejected: jax.Array
@@ -101,8 +154,9 @@ class _Carry(NamedTuple):
     status: jax.Array
 
 
-@partial(jax.jit, static_argnames=("f", "max_steps", "max_attempts"))
-def dp5_solve(f, y0, ts, params=None, rtol=1e-3, atol=1e-6, max_steps=100_000, max_attempts=None):
+@partial(jax.jit, static_argnames=("f", "max_steps", "max_attempts", "record_steps"))
+def dp5_solve(f, y0, ts, params=None, rtol=1e-3, atol=1e-6, max_steps=100_000, max_attempts=None,
+              record_steps=False):
     """Integrate y' = f(t, y, params) from ts[0] through every time of ts (increasing or
     decreasing) with Dormand-Prince 5(4) and scipy RK45's controller; returns a DP5Result with
     ys of shape (len(ts), *y0.shape). Norms are over the whole array: a batch shares one step
@@ -113,7 +167,10 @@ def dp5_solve(f, y0, ts, params=None, rtol=1e-3, atol=1e-6, max_steps=100_000, m
     done, TOO_MANY_STEPS if not done), through which reverse mode differentiates the states,
     R_E and R_S in y0 and params (keeping each iteration's carry, recomputing its stages in the
     backward pass). As in dp5.py, the controller (t, h, accept/reject, the error
-    scale) is held fixed: the gradient is that of the discretisation the solver chose."""
+    scale) is held fixed: the gradient is that of the discretisation the solver chose.
+    `record_steps` (bounded loop only) adds each iteration's StepRecords to the result."""
+    if record_steps and max_attempts is None:
+        raise ValueError("record_steps needs the bounded loop (max_attempts)")
     dtype = y0.dtype
     ts = jax.lax.stop_gradient(jnp.asarray(ts, dtype))
     direction = jnp.where(ts[-1] >= ts[0], 1.0, -1.0).astype(dtype)
@@ -124,6 +181,7 @@ def dp5_solve(f, y0, ts, params=None, rtol=1e-3, atol=1e-6, max_steps=100_000, m
         index=jnp.asarray(1), t=ts[0], y=y0, fy=f0,
         h_abs=h_start.astype(dtype),
         rejected=jnp.asarray(False), ys=jnp.zeros((ts.shape[0], *y0.shape), dtype).at[0].set(y0),
+        next_h=jnp.zeros(ts.shape, dtype).at[0].set(h_start),
         nfe=jnp.asarray(2), n_accepted=jnp.asarray(0), n_rejected=jnp.asarray(0),
         error_sum=zero, stiffness_sum=zero, status=jnp.asarray(OK))
 
@@ -136,8 +194,7 @@ def dp5_solve(f, y0, ts, params=None, rtol=1e-3, atol=1e-6, max_steps=100_000, m
         h = t_new - c.t
         h_abs = jnp.abs(h)
         y_new, f_new, error, stiffness = _step(f, params, c.t, c.y, c.fy, h)
-        scale = atol + rtol * jax.lax.stop_gradient(jnp.maximum(jnp.abs(c.y), jnp.abs(y_new)))
-        e_j = _rms(error / scale)  # E_j, in the autodiff graph as in dp5.py
+        e_j = error_norm(error, c.y, y_new, rtol, atol)  # E_j, in the autodiff graph as in dp5.py
         e = jax.lax.stop_gradient(e_j)
         accept = e < 1
         growth = SAFETY * jnp.where(e > 0, e, one) ** ERROR_EXPONENT
@@ -166,22 +223,31 @@ def dp5_solve(f, y0, ts, params=None, rtol=1e-3, atol=1e-6, max_steps=100_000, m
         return (c.index < ts.shape[0]) & (c.status == OK)
 
     def body(c: _Carry) -> _Carry:
-        # ys stays out of the cond, so that XLA updates it in place
-        stepped = jax.lax.cond(running(c) & needs_step(c), attempt, lambda c: c, c._replace(ys=None))
+        # ys and next_h stay out of the cond, so that XLA updates them in place
+        stepped = jax.lax.cond(running(c) & needs_step(c), attempt, lambda c: c,
+                               c._replace(ys=None, next_h=None))
         reached = running(stepped) & ~needs_step(stepped)  # record y at ts[index], aim at the next time
         ys = c.ys.at[c.index].set(jnp.where(reached, stepped.y, c.ys[c.index]))
-        return stepped._replace(ys=ys, index=c.index + reached)
+        next_h = c.next_h.at[c.index].set(jnp.where(reached, stepped.h_abs, c.next_h[c.index]))
+        return stepped._replace(ys=ys, next_h=next_h, index=c.index + reached)
 
     def cond(c: _Carry):
         # as dp5.py, the step budget is checked before each new step (not before a retry)
         over_budget = (c.n_accepted >= max_steps) & ~c.rejected & needs_step(c)
         return running(c) & ~over_budget
 
+    def scan_body(c: _Carry, _):
+        new = jax.checkpoint(body)(c)
+        # an accepted step moves t by exactly the h it tried (t_new = t + h); others leave it
+        record = StepRecords(c.t, c.y, new.t - c.t, new.n_accepted > c.n_accepted) if record_steps else None
+        return new, record
+
+    records = None
     if max_attempts is None:
         out = jax.lax.while_loop(cond, body, carry)
     else:  # once done, body changes nothing; reverse mode keeps each carry and recomputes its step
-        out, _ = jax.lax.scan(lambda c, _: (jax.checkpoint(body)(c), None), carry, length=max_attempts)
+        out, records = jax.lax.scan(scan_body, carry, length=max_attempts)
     out = out._replace(status=jnp.where((out.index < ts.shape[0]) & (out.status == OK), TOO_MANY_STEPS,
                                         out.status))
-    return DP5Result(out.ys, out.nfe, out.n_accepted, out.n_rejected, out.error_sum, out.stiffness_sum,
-                     out.status)
+    return DP5Result(out.ys, out.next_h, out.nfe, out.n_accepted, out.n_rejected, out.error_sum,
+                     out.stiffness_sum, out.status, records)

@@ -1,142 +1,229 @@
 """A neural-ODE classifier on scikit-learn digits, trained with a pluggable regulariser, and the
 arm-against-arm comparison that blackbox_node (global ERNODE / SRNODE) and local_reg_nde (local
-regularisation) both run.
+regularisation) both run, compiled in JAX.
 
-Model: z(0) = x (the 64 standardised pixels), z' = f_theta(t, z) an MLP on [0, 1], logits =
-linear head of z(1). Solves use the shared Dormand-Prince solver (`papers.common.dp5`) at
-rtol = atol = 1e-9 in float64, with backpropagation through it (discrete adjoint) unless a
-regulariser brings its own solve. `Trainer.step` runs one optimiser step, so several arms are
-trained in turn (interleaved), which makes their training times comparable on a shared machine.
+Model: z(0) = x (the 64 standardised pixels), z' = f_theta(t, z) = W2 tanh(W1 [z, t] + b1) + b2 on
+[0, 1], logits = linear head of z(1). Solves use the compiled Dormand-Prince solver
+(`papers.common.jax_dp5`, scipy RK45's controller) at rtol = atol = 1e-9 in float64: training
+solves are its bounded scan (`MAX_ATTEMPTS`), differentiated by backpropagation through it (the
+discrete adjoint) unless a regulariser brings its own solve; predictions are its while loop.
+
+Every arm trains with one jitted step (forward, gradient, optax's Adam update), compiled before
+its timed steps, on the same minibatches; a regulariser's own random draws come from a separate
+stream, so drawing them does not move the batches. `train_interleaved` runs one step of each arm
+in turn, which makes their training times comparable on a shared machine.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
-from typing import Callable
+import dataclasses
+from dataclasses import dataclass
+from functools import partial
+from typing import Callable, NamedTuple, Protocol
 
-import torch
-from torch import nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
 
-from papers.common.dp5 import DP5Solution, dp5_solve
-from papers.common.mlp_digits import DigitsTensors, digits_tensors
+from papers.common.datasets import load_split
+from papers.common.jax_dp5 import OK, STEP_TOO_SMALL, TOO_MANY_STEPS, DP5Result, dp5_solve
+from papers.common.jax_env import float64, jax_device
 
 # One order below the authors' 1.4e-8 (both papers' MNIST code): at 1.4e-8 the unregularised digits
 # model needs only 13-14 steps, at 1e-9 about 20, so that regularised arms can separate from it.
 RTOL = ATOL = 1e-9
-DTYPE = torch.float64  # such tolerances are below float32's resolution
+# Iterations of the training solves' bounded scan (each an attempted step or the record of a
+# requested time): the solves of these papers take about 20-30 (STEER's end times up to 1.5: about
+# 30); a solve that needs more stops training with an error (`check_status`), never truncated.
+MAX_ATTEMPTS = 80
 
 
-class ODEClassifier(nn.Module):
-    """x -> z(1) of z' = f_theta(t, z), z(0) = x -> linear head -> logits."""
+class Digits(NamedTuple):
+    """The standardised digits split as jax arrays (float64 features, integer labels)."""
 
-    def __init__(self, dim: int = 64, hidden: int = 64, classes: int = 10):
-        super().__init__()
-        self.inner = nn.Linear(dim + 1, hidden)
-        self.outer = nn.Linear(hidden, dim)
-        self.head = nn.Linear(dim, classes)
-
-    def field(self, t, z: torch.Tensor) -> torch.Tensor:
-        """f_theta(t, z) = W2 tanh(W1 [z, t] + b1) + b2 for a batch z (n, dim); t a float or 0-d tensor."""
-        tz = torch.cat([z, t * torch.ones_like(z[:, :1])], dim=1)
-        return self.outer(torch.tanh(self.inner(tz)))
-
-    def field_parameters(self):
-        """The vector field's parameters (not the head's)."""
-        return [*self.inner.parameters(), *self.outer.parameters()]
-
-    def solve(self, x: torch.Tensor, ts=(0.0, 1.0), rtol: float = RTOL, atol: float = ATOL) -> DP5Solution:
-        """The adaptive DP5 solution of the batch x through the times ts."""
-        return dp5_solve(self.field, x, ts, rtol=rtol, atol=atol)
+    X_train: jax.Array
+    y_train: jax.Array
+    X_test: jax.Array
+    y_test: jax.Array
 
 
-@dataclass
-class Forward:
-    """What a training forward pass hands the loss: z(T), the penalty added to it, and its NFE."""
-
-    z_end: torch.Tensor
-    penalty: torch.Tensor | float
-    nfe: int
-
-
-Regulariser = Callable[[ODEClassifier, torch.Tensor, torch.Generator], Forward]
+def digits_arrays(seed: int = 0) -> Digits:
+    """The digits split of `papers.common.datasets.load_split` (64 features, 10 classes) as jax
+    arrays on the default device; call inside `jax_env.float64()`."""
+    s = load_split("digits", seed=seed)
+    return Digits(jnp.asarray(s.X_train, jnp.float64), jnp.asarray(s.y_train),
+                  jnp.asarray(s.X_test, jnp.float64), jnp.asarray(s.y_test))
 
 
-def unregularised(model: ODEClassifier, x: torch.Tensor, gen: torch.Generator) -> Forward:
-    """The vanilla neural ODE: solve on [0, 1], no penalty."""
-    sol = model.solve(x)
-    return Forward(sol.ys[-1], 0.0, sol.nfe)
+def init_params(hidden: int = 64, seed: int = 0, dim: int = 64, classes: int = 10) -> dict:
+    """Weights of the field's two layers ("inner": (dim + 1) -> hidden, "outer": hidden -> dim) and of
+    the head ("head": dim -> classes), each {"w": (out, in), "b": (out,)} drawn from U(±1/sqrt(in))
+    as torch's nn.Linear default; the same seed gives the same weights."""
+    rng = np.random.default_rng(seed)
+
+    def linear(n_in: int, n_out: int) -> dict:
+        bound = n_in**-0.5
+        w = rng.uniform(-bound, bound, (n_out, n_in))
+        return {"w": jnp.asarray(w), "b": jnp.asarray(rng.uniform(-bound, bound, n_out))}
+
+    return {"inner": linear(dim + 1, hidden), "outer": linear(hidden, dim), "head": linear(dim, classes)}
 
 
-def heuristic_penalty(error_weight: float = 0.0, stiffness_weight: float = 0.0) -> Regulariser:
-    """Global solver-heuristic regulariser: loss + error_weight * sum_j E_j |h_j|
-    + stiffness_weight * sum_j S_j over the accepted steps of the training solve (ERNODE / SRNODE),
-    by backprop through the solver."""
+def field(t, z, params) -> jax.Array:
+    """f_theta(t, z) = W2 tanh(W1 [z, t] + b1) + b2 for a batch z (n, dim)."""
+    inner, outer = params["inner"], params["outer"]
+    tz = jnp.concatenate([z, t * jnp.ones_like(z[:, :1])], axis=1)
+    return jnp.tanh(tz @ inner["w"].T + inner["b"]) @ outer["w"].T + outer["b"]
 
-    def forward(model: ODEClassifier, x: torch.Tensor, gen: torch.Generator) -> Forward:
-        sol = model.solve(x)
+
+def head(params, z) -> jax.Array:
+    """The logits of the states z (n, dim)."""
+    return z @ params["head"]["w"].T + params["head"]["b"]
+
+
+def solve(params, x, ts=(0.0, 1.0), max_attempts: int | None = MAX_ATTEMPTS, record_steps=False) -> DP5Result:
+    """The adaptive DP5 solution of the batch x through the times ts: the bounded scan (reverse-mode
+    differentiable) by default, the while loop with max_attempts=None."""
+    return dp5_solve(field, x, jnp.asarray(ts, x.dtype), params, RTOL, ATOL,
+                     max_attempts=max_attempts, record_steps=record_steps)
+
+
+class Forward(NamedTuple):
+    """What a training forward pass hands the loss: z(T), the penalty added to it, its NFE (None where
+    not counted) and the status of its solve (jax_dp5's OK, TOO_MANY_STEPS or STEP_TOO_SMALL)."""
+
+    z_end: jax.Array
+    penalty: jax.Array | float
+    nfe: jax.Array | None
+    status: jax.Array
+
+
+class Regulariser(Protocol):
+    """A training forward pass: (params, batch x, u ~ U[0, 1) from the regulariser's own stream) ->
+    Forward. Hashable and compared by value (a frozen dataclass), so that the compiled training step
+    of an arm is reused across seeds."""
+
+    def __call__(self, params: dict, x: jax.Array, u: jax.Array) -> Forward: ...
+
+
+@dataclass(frozen=True)
+class HeuristicPenalty:
+    """Global solver-heuristic regulariser: loss + error_weight * sum_j E_j |h_j| + stiffness_weight *
+    sum_j S_j over the accepted steps of the training solve (ERNODE / SRNODE), by backprop through the
+    solver; with both weights 0 the vanilla neural ODE."""
+
+    error_weight: float = 0.0
+    stiffness_weight: float = 0.0
+
+    def __call__(self, params, x, u) -> Forward:
+        sol = solve(params, x)
         penalty = 0.0
-        if error_weight:
-            penalty = penalty + error_weight * sol.error_sum()
-        if stiffness_weight:
-            penalty = penalty + stiffness_weight * sol.stiffness_sum()
-        return Forward(sol.ys[-1], penalty, sol.nfe)
-
-    return forward
+        if self.error_weight:
+            penalty = penalty + self.error_weight * sol.error_sum
+        if self.stiffness_weight:
+            penalty = penalty + self.stiffness_weight * sol.stiffness_sum
+        return Forward(sol.ys[-1], penalty, sol.nfe, sol.status)
 
 
-def build_classifier(hidden: int = 64, seed: int = 0, device: str = "cpu", dtype=DTYPE) -> ODEClassifier:
-    """A freshly initialised classifier; the same seed gives the same weights."""
-    torch.manual_seed(seed)
-    return ODEClassifier(hidden=hidden).to(device=device, dtype=dtype)
+unregularised = HeuristicPenalty()  # the vanilla neural ODE: solve on [0, 1], no penalty
 
 
-def clock(device) -> float:
-    """Seconds for timing training steps on `device`: this process's CPU time on CPU (torch runs on one
+def heuristic_penalty(error_weight: float = 0.0, stiffness_weight: float = 0.0) -> HeuristicPenalty:
+    """The global regulariser with these weights (see HeuristicPenalty)."""
+    return HeuristicPenalty(error_weight, stiffness_weight)
+
+
+def check_status(status, where: str) -> None:
+    """Raise if a solve did not finish: TOO_MANY_STEPS (the bounded scan ran out of attempts) or
+    STEP_TOO_SMALL."""
+    status = int(status)
+    if status == TOO_MANY_STEPS:
+        raise RuntimeError(f"{where}: the DP5 solve needed more than MAX_ATTEMPTS = {MAX_ATTEMPTS} "
+                           "iterations of its bounded scan (papers.common.node_digits.MAX_ATTEMPTS)")
+    if status == STEP_TOO_SMALL:
+        raise RuntimeError(f"{where}: the DP5 step size fell below ten units in the last place of t")
+    if status != OK:
+        raise RuntimeError(f"{where}: DP5 solve failed with status {status}")
+
+
+def optimiser(lr: float, steps: int) -> optax.GradientTransformation:
+    """Adam (torch's defaults: betas 0.9, 0.999, eps 1e-8 outside the square root) with the learning
+    rate cosine-annealed from lr to 0 over `steps` (torch's CosineAnnealingLR(T_max=steps))."""
+    return optax.adam(optax.cosine_decay_schedule(lr, steps), b1=0.9, b2=0.999, eps=1e-8)
+
+
+def batch_loss(params, x, y, u, regulariser: Regulariser):
+    """Mean cross-entropy of the logits of z(T) + the regulariser's penalty; aux: its Forward."""
+    out = regulariser(params, x, u)
+    ce = optax.softmax_cross_entropy_with_integer_labels(head(params, out.z_end), y).mean()
+    return ce + out.penalty, out
+
+
+@partial(jax.jit, static_argnames=("regulariser", "lr", "steps"))
+def train_step(params, opt_state, X, Y, idx, u, *, regulariser: Regulariser, lr: float, steps: int):
+    """One Adam step on the minibatch X[idx], Y[idx]: (params, opt_state, loss, nfe, status)."""
+    (loss, out), grads = jax.value_and_grad(batch_loss, has_aux=True)(params, X[idx], Y[idx], u, regulariser)
+    updates, opt_state = optimiser(lr, steps).update(grads, opt_state, params)
+    return optax.apply_updates(params, updates), opt_state, loss, out.nfe, out.status
+
+
+def clock(device: str) -> float:
+    """Seconds for timing training steps on `device`: this process's CPU time on CPU (jax runs on one
     thread, so it is the compute itself and does not count the time other jobs of a shared machine hold
-    the cores), wall time on a GPU (the caller synchronises before reading it)."""
-    return time.perf_counter() if torch.device(device).type == "cuda" else time.process_time()
+    the cores), wall time on a GPU (the caller blocks on the results before reading it)."""
+    return time.perf_counter() if device == "cuda" else time.process_time()
 
 
 @dataclass
 class Trainer:
-    """Adam (cosine-annealed over `steps`) on cross-entropy + penalty, over random minibatches;
-    train_time adds up each step's `clock` seconds (`synchronize` runs before each clock read)."""
+    """Adam (cosine-annealed over `steps`) on cross-entropy + penalty, over random minibatches drawn from
+    a stream seeded by `seed` alone (the same batches for every arm of a seed) and a second stream for
+    the regulariser's draws u; `compile` compiles the step (untimed), train_time adds up each step's
+    `clock` seconds."""
 
-    model: ODEClassifier
-    data: DigitsTensors
+    params: dict
+    data: Digits
     regulariser: Regulariser = unregularised
     steps: int = 300
     batch_size: int = 128
     lr: float = 1e-2
     seed: int = 0
-    synchronize: Callable[[], None] = lambda: None
+    device: str = "cpu"
     train_time: float = 0.0
-    losses: list[float] = field(default_factory=list)
-    nfe: list[int] = field(default_factory=list)
+    compile_time: float = 0.0
+    losses: list[float] = dataclasses.field(default_factory=list)
+    nfe: list[int] = dataclasses.field(default_factory=list)
 
     def __post_init__(self):
-        self.optimiser = torch.optim.Adam(self.model.parameters(), lr=self.lr)
-        self.schedule = torch.optim.lr_scheduler.CosineAnnealingLR(self.optimiser, T_max=self.steps)
-        self.gen = torch.Generator().manual_seed(self.seed)
+        self.opt_state = optimiser(self.lr, self.steps).init(self.params)
+        self.batches = np.random.default_rng([self.seed, 0])
+        self.draws = np.random.default_rng([self.seed, 1])
+
+    def _call(self, idx, u):
+        return train_step(self.params, self.opt_state, self.data.X_train, self.data.y_train, idx, u,
+                          regulariser=self.regulariser, lr=self.lr, steps=self.steps)
+
+    def compile(self) -> None:
+        """Compile the training step (and run it once, discarding the result) without drawing from
+        either stream; its seconds go to compile_time (near 0 when a previous seed compiled it)."""
+        start = time.perf_counter()
+        jax.block_until_ready(self._call(np.zeros(self.batch_size, dtype=np.int64), 0.5))
+        self.compile_time += time.perf_counter() - start
 
     def step(self) -> float:
         """One optimiser step; returns the batch loss and adds its time to train_time."""
-        device = self.data.X_train.device
-        self.synchronize()
-        start = clock(device)
-        idx = torch.randint(len(self.data.X_train), (self.batch_size,), generator=self.gen).to(device)
-        x, y = self.data.X_train[idx], self.data.y_train[idx]
-        out = self.regulariser(self.model, x, self.gen)
-        loss = nn.functional.cross_entropy(self.model.head(out.z_end), y) + out.penalty
-        self.optimiser.zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimiser.step()
-        self.schedule.step()
-        self.synchronize()
-        self.train_time += clock(device) - start
-        self.losses.append(loss.item())
-        self.nfe.append(out.nfe)
+        idx = self.batches.integers(len(self.data.y_train), size=self.batch_size)
+        u = self.draws.random()
+        start = clock(self.device)
+        out = jax.block_until_ready(self._call(idx, u))
+        self.train_time += clock(self.device) - start
+        self.params, self.opt_state, loss, nfe, status = out
+        check_status(status, f"training step {len(self.losses) + 1} of {self.regulariser}")
+        self.losses.append(float(loss))
+        if nfe is not None:
+            self.nfe.append(int(nfe))
         return self.losses[-1]
 
 
@@ -149,31 +236,40 @@ class Evaluation:
     mean_steps: float
 
 
-def batches(X: torch.Tensor, batch_size: int) -> list[torch.Tensor]:
+def batches(X, batch_size: int) -> list:
     """X cut into consecutive batches of `batch_size` rows (the last may be shorter)."""
     return [X[i : i + batch_size] for i in range(0, len(X), batch_size)]
 
 
-def evaluate(model: ODEClassifier, X: torch.Tensor, y: torch.Tensor, batch_size: int = 128) -> Evaluation:
+@jax.jit
+def predict_batch(params, x):
+    """Logits of the batch x by the adaptive solve on [0, 1] (the while loop, no gradients), with the
+    solve's NFE, accepted steps and status."""
+    sol = solve(params, x, max_attempts=None)
+    return head(params, sol.ys[-1]), sol.nfe, sol.n_accepted, sol.status
+
+
+def evaluate(params, X, y, batch_size: int = 128) -> Evaluation:
     """Predict X in batches with the adaptive solver: accuracy, and mean NFE and accepted steps per batch."""
     correct, nfes, steps = 0, [], []
-    with torch.no_grad():
-        for xb, yb in zip(batches(X, batch_size), batches(y, batch_size)):
-            sol = model.solve(xb)
-            correct += (model.head(sol.ys[-1]).argmax(1) == yb).sum().item()
-            nfes.append(sol.nfe)
-            steps.append(sol.n_accepted)
+    for xb, yb in zip(batches(X, batch_size), batches(y, batch_size)):
+        logits, nfe, n_accepted, status = predict_batch(params, xb)
+        check_status(status, "evaluation")
+        correct += int((logits.argmax(1) == yb).sum())
+        nfes.append(int(nfe))
+        steps.append(int(n_accepted))
     return Evaluation(correct / len(X), sum(nfes) / len(nfes), sum(steps) / len(steps))
 
 
-def predictor(model: ODEClassifier, X: torch.Tensor, batch_size: int = 128) -> Callable[[], torch.Tensor]:
-    """A call that predicts the logits of all of X (batch by batch, adaptive solves, no gradients)."""
+def predictor(params, X, batch_size: int = 128) -> Callable[[], jax.Array]:
+    """A call that predicts the logits of all of X (batch by batch, adaptive solves, no gradients),
+    compiled for every batch shape and run once before it is returned."""
     parts = batches(X, batch_size)
 
-    def predict() -> torch.Tensor:
-        with torch.no_grad():
-            return torch.cat([model.head(model.solve(xb).ys[-1]) for xb in parts])
+    def predict() -> jax.Array:
+        return jnp.concatenate([predict_batch(params, xb)[0] for xb in parts])
 
+    jax.block_until_ready(predict())
     return predict
 
 
@@ -198,13 +294,15 @@ class Settings:
 
 @dataclass
 class ArmResult:
-    """One trained arm of one seed: test evaluation, training time, NFE per training step, and the
-    per-round prediction speed-ups over the baseline (empty for the baseline itself)."""
+    """One trained arm of one seed: test evaluation, training time, NFE per training step (empty where
+    not counted), the per-round prediction speed-ups over the baseline (empty for the baseline itself)
+    and the seconds to compile its training step."""
 
     evaluation: Evaluation
     train_time: float
     train_nfe: list[int]
     speedups: list[float]
+    compile_time: float = 0.0
 
 
 def compare_arms(
@@ -213,49 +311,44 @@ def compare_arms(
     settings: Settings,
     baseline: str = "vanilla",
 ) -> dict[str, ArmResult]:
-    """Train each arm from the same initial weights and batches (interleaved), evaluate them all, and time
-    the prediction of the test set against the baseline's (interleaved rounds, seconds baseline / arm)."""
+    """Train each arm from the same initial weights and batches (interleaved, each step compiled first),
+    evaluate them all, and time the prediction of the test set against the baseline's (interleaved
+    rounds, seconds baseline / arm); in float64 on ctx.device."""
     from papers.common.timing import interleaved_ratios
 
-    data = digits_tensors(ctx.seed, device=ctx.device, dtype=DTYPE)
-    trainers = {
-        name: Trainer(
-            build_classifier(settings.hidden, ctx.seed, ctx.device),
-            data,
-            reg,
-            steps=settings.train_steps,
-            batch_size=settings.batch_size,
-            lr=settings.lr,
-            seed=ctx.seed,
-            synchronize=ctx.synchronize,
+    with float64(), jax.default_device(jax_device(ctx.device)):
+        data = digits_arrays(ctx.seed)
+        params = init_params(settings.hidden, ctx.seed)
+        trainers = {
+            name: Trainer(params, data, reg, steps=settings.train_steps, batch_size=settings.batch_size,
+                          lr=settings.lr, seed=ctx.seed, device=ctx.device)
+            for name, reg in arms.items()
+        }
+        for trainer in trainers.values():
+            trainer.compile()
+        train_interleaved(
+            trainers,
+            settings.train_steps,
+            lambda it: ctx.progress(it, total=settings.train_steps, desc=f"seed {ctx.seed_index}"),
         )
-        for name, reg in arms.items()
-    }
-    train_interleaved(
-        trainers,
-        settings.train_steps,
-        lambda it: ctx.progress(it, total=settings.train_steps, desc=f"seed {ctx.seed_index}"),
-    )
-    predict = {n: predictor(t.model, data.X_test, settings.batch_size) for n, t in trainers.items()}
-    return {
-        n: ArmResult(
-            evaluate(t.model, data.X_test, data.y_test, settings.batch_size),
-            t.train_time,
-            list(t.nfe),
-            []
-            if n == baseline
-            else interleaved_ratios(
-                predict[baseline], predict[n], rounds=settings.timing_rounds, synchronize=ctx.synchronize
-            ),
-        )
-        for n, t in trainers.items()
-    }
+        predict = {n: predictor(t.params, data.X_test, settings.batch_size) for n, t in trainers.items()}
+        return {
+            n: ArmResult(
+                evaluate(t.params, data.X_test, data.y_test, settings.batch_size),
+                t.train_time,
+                list(t.nfe),
+                [] if n == baseline
+                else interleaved_ratios(predict[baseline], predict[n], rounds=settings.timing_rounds),
+                t.compile_time,
+            )
+            for n, t in trainers.items()
+        }
 
 
 def comparison_metrics(results: dict[str, ArmResult], baseline: str = "vanilla") -> dict:
-    """One seed's metrics: per arm accuracy, test NFE and training time; against the baseline, the NFE
-    ratio, the accuracy drop (points), the training-time ratio and the per-round prediction speed-ups;
-    the baseline's mean accepted steps per test solve."""
+    """One seed's metrics: per arm accuracy, test NFE, training time and training-step compile time;
+    against the baseline, the NFE ratio, the accuracy drop (points), the training-time ratio and the
+    per-round prediction speed-ups; the baseline's mean accepted steps per test solve."""
     from papers.harness import Metric
 
     base = results[baseline]
@@ -267,6 +360,7 @@ def comparison_metrics(results: dict[str, ArmResult], baseline: str = "vanilla")
         metrics[f"{arm}_accuracy"] = Metric(r.evaluation.accuracy, "fraction", lower_is_better=False)
         metrics[f"{arm}_test_nfe"] = Metric(r.evaluation.mean_nfe, "evaluations")
         metrics[f"{arm}_train_s"] = Metric(r.train_time, "s", volatile=True)
+        metrics[f"{arm}_compile_s"] = Metric(r.compile_time, "s", volatile=True)
         if arm == baseline:
             continue
         metrics[f"{arm}_nfe_ratio"] = Metric(r.evaluation.mean_nfe / base.evaluation.mean_nfe, "x")
@@ -278,9 +372,7 @@ def comparison_metrics(results: dict[str, ArmResult], baseline: str = "vanilla")
     return metrics
 
 
-def run_comparison(
-    ctx, arms: dict[str, Regulariser], settings: Settings
-) -> tuple[dict[str, ArmResult], dict]:
+def run_comparison(ctx, arms: dict[str, Regulariser], settings: Settings) -> tuple[dict[str, ArmResult], dict]:
     """One seed of a regulariser comparison: train and time every arm (`compare_arms`), draw the
     comparison figure and return the per-arm results with their metrics (`comparison_metrics`)."""
     results = compare_arms(ctx, arms, settings)
@@ -289,14 +381,16 @@ def run_comparison(
 
 
 def plot_comparison(ctx, results: dict[str, ArmResult], name: str = "nfe_and_times") -> None:
-    """Left: NFE per training solve along training (moving mean); right: test NFE and prediction speed-up."""
+    """Left: NFE per training solve along training (moving mean; arms whose training NFE is not counted
+    are left out); right: test NFE and prediction speed-up."""
     import matplotlib.pyplot as plt
-    import numpy as np
 
     arms = list(results)
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
     for arm in arms:
         nfe = np.asarray(results[arm].train_nfe, dtype=float)
+        if len(nfe) == 0:
+            continue
         window = max(1, len(nfe) // 20)
         left.plot(np.convolve(nfe, np.ones(window) / window, mode="valid"), label=arm)
     left.set(

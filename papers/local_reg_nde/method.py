@@ -1,102 +1,102 @@
 """Local regularisation: penalise the solver's error heuristic at one randomly sampled time.
 
 At a sampled time t_s with state z(t_s) and the controller's step size h_s, take one
-Dormand-Prince step and penalise E_s * h_s, where E_s is the embedded error estimate
+Dormand-Prince step and penalise E_s * |h_s|, where E_s is the embedded error estimate
 (scaled RMS norm). Only z(t_s) is needed from the main solve, so the main loss may be
-differentiated by any adjoint: backpropagation through the solver (discrete) or the
-continuous adjoint (torchdiffeq's odeint_adjoint).
+differentiated by any adjoint: backpropagation through the solver (discrete, the bounded
+scan of papers.common.jax_dp5) or the continuous adjoint (jax.experimental.ode.odeint).
 
 Sampling: unbiased, t_s ~ U[0, 1] (the solve stops at t_s and the step the solver takes
 next is used: the controller's proposal, clipped at the end time 1); biased, t_s one of the
-accepted step times, chosen uniformly, with that step's size.
+accepted step times, chosen uniformly, with that step's size. The draw u ~ U[0, 1) comes
+from the trainer's regulariser stream.
 """
 
 from __future__ import annotations
 
-import torch
-import torchdiffeq
-from torch import nn
+from dataclasses import dataclass
 
-from papers.common.dp5 import VectorField, dp5_step
-from papers.common.node_digits import ATOL, RTOL, Forward, ODEClassifier, Regulariser
+import jax
+import jax.numpy as jnp
+from jax.experimental.ode import odeint
 
-
-def local_regulariser(
-    f: VectorField, t_s: float, z_s: torch.Tensor, h_s: float, rtol: float = RTOL, atol: float = ATOL
-) -> torch.Tensor:
-    """E_s * |h_s| for one DP5 step of size h_s from (t_s, z_s); differentiable in z_s and f's parameters."""
-    step = dp5_step(f, t_s, z_s, h_s)
-    return step.error_norm(z_s, rtol, atol) * abs(h_s)
+from papers.common.jax_dp5 import dp5_step, error_norm
+from papers.common.node_digits import ATOL, RTOL, Forward, field, solve
 
 
-def _next_step(proposed: float, t_s: float, end: float = 1.0) -> float:
+def local_regulariser(f, params, t_s, z_s, h_s, rtol: float = RTOL, atol: float = ATOL) -> jax.Array:
+    """E_s * |h_s| for one DP5 step of size h_s from (t_s, z_s) of z' = f(t, z, params); differentiable
+    in z_s and params (t_s and h_s are the controller's: no gradient)."""
+    t_s, h_s = jax.lax.stop_gradient(t_s), jax.lax.stop_gradient(h_s)
+    step = dp5_step(f, params, t_s, z_s, h_s)
+    return error_norm(step.error, z_s, step.y_new, rtol, atol) * jnp.abs(h_s)
+
+
+def next_step(proposed, t_s, end: float = 1.0):
     """The step the solver takes from t_s: the controller's proposal, clipped at the end time."""
-    return min(proposed, end - t_s)
+    return jnp.minimum(proposed, end - t_s)
 
 
-def _uniform(gen: torch.Generator) -> float:
-    return torch.rand((), generator=gen).item()
+@dataclass(frozen=True)
+class LocalUnbiased:
+    """Discrete adjoint; t_s = u ~ U[0, 1]; z(t_s) and the controller's h there from the same solve
+    through (0, t_s, 1); loss + weight * E_s |h_s|."""
+
+    weight: float
+
+    def __call__(self, params, x, u) -> Forward:
+        t_s = jnp.asarray(u, x.dtype)
+        sol = solve(params, x, ts=jnp.stack([jnp.zeros_like(t_s), t_s, jnp.ones_like(t_s)]))
+        penalty = local_regulariser(field, params, t_s, sol.ys[1], next_step(sol.next_h[1], t_s))
+        return Forward(sol.ys[-1], self.weight * penalty, sol.nfe + 6, sol.status)
 
 
-def local_unbiased(weight: float) -> Regulariser:
-    """Discrete adjoint; t_s ~ U[0, 1]; z(t_s) and the controller's h there from the same solve."""
+@dataclass(frozen=True)
+class LocalBiased:
+    """Discrete adjoint; t_s one of the accepted step times of the training solve, the j-th with
+    j = floor(u n_accepted), with that step's state and size; loss + weight * E_s |h_s|."""
 
-    def forward(model: ODEClassifier, x: torch.Tensor, gen: torch.Generator) -> Forward:
-        t_s = _uniform(gen)
-        sol = model.solve(x, ts=(0.0, t_s, 1.0))
-        penalty = local_regulariser(model.field, t_s, sol.ys[1], _next_step(sol.next_h[0], t_s))
-        return Forward(sol.ys[-1], weight * penalty, sol.nfe + 6)
+    weight: float
 
-    return forward
-
-
-def local_biased(weight: float) -> Regulariser:
-    """Discrete adjoint; t_s one of the accepted step times (uniformly), with that step's size."""
-
-    def forward(model: ODEClassifier, x: torch.Tensor, gen: torch.Generator) -> Forward:
-        sol = model.solve(x)
-        j = int(torch.randint(sol.n_accepted, (), generator=gen))
-        step = sol.steps[j]
-        penalty = local_regulariser(model.field, step.t, step.state, step.h)
-        return Forward(sol.ys[-1], weight * penalty, sol.nfe + 6)
-
-    return forward
+    def __call__(self, params, x, u) -> Forward:
+        sol = solve(params, x, record_steps=True)
+        j = jnp.minimum(jnp.floor(u * sol.n_accepted).astype(sol.n_accepted.dtype), sol.n_accepted - 1)
+        # the iteration that accepted the (j + 1)-th step
+        row = jnp.argmax(jnp.cumsum(sol.steps.accepted) == j + 1)
+        steps = sol.steps
+        penalty = local_regulariser(field, params, steps.t[row], steps.y[row], steps.h[row])
+        return Forward(sol.ys[-1], self.weight * penalty, sol.nfe + 6, sol.status)
 
 
-class CountingField(nn.Module):
-    """The classifier's vector field as a module (for odeint_adjoint), counting its evaluations."""
+@dataclass(frozen=True)
+class LocalContinuousAdjoint:
+    """The main loss differentiated by the continuous adjoint: jax.experimental.ode.odeint (its own
+    dopri5 and step controller, same rtol and atol; the backward pass solves the adjoint ODE);
+    t_s = u ~ U[0, 1], z(t_s) from that solve; h_s is the step our DP5 controller takes from t_s,
+    found by a solve on (0, t_s) without gradients, since odeint does not expose its own. Its
+    training NFE is not counted (None): odeint returns no counter."""
 
-    def __init__(self, model: ODEClassifier):
-        super().__init__()
-        self.model = model
-        self.calls = 0
+    weight: float
 
-    def forward(self, t, z):
-        self.calls += 1
-        return self.model.field(t, z)
+    def __call__(self, params, x, u) -> Forward:
+        t_s = jnp.asarray(u, x.dtype)
+        ts = jnp.stack([jnp.zeros_like(t_s), t_s, jnp.ones_like(t_s)])
+        zs = odeint(lambda z, t, p: field(t, z, p), x, ts, params, rtol=RTOL, atol=ATOL)
+        controller = solve(jax.lax.stop_gradient(params), jax.lax.stop_gradient(x), ts=ts[:2], max_attempts=None)
+        penalty = local_regulariser(field, params, t_s, zs[1], next_step(controller.next_h[1], t_s))
+        return Forward(zs[-1], self.weight * penalty, None, controller.status)
 
 
-def local_unbiased_continuous_adjoint(weight: float) -> Regulariser:
-    """The main loss differentiated by the continuous adjoint (torchdiffeq dopri5, same tolerances);
-    t_s ~ U[0, 1], z(t_s) from that solve; h_s is the step our DP5 controller takes from t_s
-    (found by a solve without gradients), since torchdiffeq does not expose its own."""
+def local_unbiased(weight: float) -> LocalUnbiased:
+    """Local regularisation with unbiased sampling and backprop through the solver."""
+    return LocalUnbiased(weight)
 
-    def forward(model: ODEClassifier, x: torch.Tensor, gen: torch.Generator) -> Forward:
-        t_s = _uniform(gen)
-        field = CountingField(model)
-        ts = torch.tensor([0.0, t_s, 1.0], dtype=x.dtype, device=x.device)
-        zs = torchdiffeq.odeint_adjoint(
-            field,
-            x,
-            ts,
-            method="dopri5",
-            rtol=RTOL,
-            atol=ATOL,
-            adjoint_params=tuple(model.field_parameters()),
-        )
-        with torch.no_grad():
-            controller = model.solve(x, ts=(0.0, t_s))
-        penalty = local_regulariser(model.field, t_s, zs[1], _next_step(controller.next_h[0], t_s))
-        return Forward(zs[-1], weight * penalty, field.calls + 6)
 
-    return forward
+def local_biased(weight: float) -> LocalBiased:
+    """Local regularisation with biased sampling (an accepted step of the training solve)."""
+    return LocalBiased(weight)
+
+
+def local_unbiased_continuous_adjoint(weight: float) -> LocalContinuousAdjoint:
+    """Unbiased local regularisation with the main loss differentiated by the continuous adjoint."""
+    return LocalContinuousAdjoint(weight)
