@@ -90,6 +90,17 @@ def solve(params, x, ts=(0.0, 1.0), max_attempts: int | None = MAX_ATTEMPTS, rec
                      max_attempts=max_attempts, record_steps=record_steps)
 
 
+def kernel_inputs(batch: int, device: str):
+    """For timed kernels: switch jax to float64 (process-wide), and return the seed-0 digits split,
+    the seed-0 weights and the first `batch` training images, committed to `device`."""
+    from papers.common.jax_env import enable_x64
+
+    enable_x64()
+    dev = jax_device(device)
+    data = jax.device_put(digits_arrays(0), dev)
+    return data, jax.device_put(init_params(64, 0), dev), data.X_train[:batch]
+
+
 class Forward(NamedTuple):
     """What a training forward pass hands the loss: z(T), the penalty added to it, its NFE (None where
     not counted) and the status of its solve (jax_dp5's OK, TOO_MANY_STEPS or STEP_TOO_SMALL)."""

@@ -5,33 +5,29 @@ from __future__ import annotations
 from papers.harness import kernel
 
 
-def _model_and_data(device: str):
-    from papers.common.mlp_digits import digits_tensors
-    from papers.common.node_digits import DTYPE, build_classifier
-
-    return build_classifier(64, 0, device), digits_tensors(0, device=device, dtype=DTYPE)
-
-
 @kernel(params={"batch": [128]}, devices=("cpu", "cuda"))
 def local_error_penalty(batch, device):
-    """E_s h_s of one DP5 step from a batch of states, with its gradient to the field's weights."""
+    """E_s h_s of one DP5 step from a batch of states, with its gradient to the weights (compiled,
+    warmed up)."""
+    import jax
+
+    from papers.common.node_digits import field, kernel_inputs
     from papers.local_reg_nde.method import local_regulariser
 
-    model, data = _model_and_data(device)
-    z = data.X_train[:batch]
-
-    def call():
-        model.zero_grad(set_to_none=True)
-        local_regulariser(model.field, 0.3, z, 0.2).backward()
-
-    return call
+    _, params, z = kernel_inputs(batch, device)
+    value_and_grad = jax.jit(jax.value_and_grad(lambda p: local_regulariser(field, p, 0.3, z, 0.2)))
+    jax.block_until_ready(value_and_grad(params))
+    return lambda: value_and_grad(params)
 
 
 @kernel(params={"batch": [128]}, devices=("cpu", "cuda"))
 def local_unbiased_training_step(batch, device):
-    """One Adam step of unbiased local regularisation, backpropagated through the DP5 solver."""
-    from papers.common.node_digits import Trainer
+    """One Adam step of unbiased local regularisation, backpropagated through the DP5 solver (compiled
+    first)."""
+    from papers.common.node_digits import Trainer, kernel_inputs
     from papers.local_reg_nde.method import local_unbiased
 
-    model, data = _model_and_data(device)
-    return Trainer(model, data, local_unbiased(0.3), steps=10**9, batch_size=batch).step
+    data, params, _ = kernel_inputs(batch, device)
+    trainer = Trainer(params, data, local_unbiased(0.3), steps=10**9, batch_size=batch, device=device)
+    trainer.compile()
+    return trainer.step
