@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import jax
 import jax.numpy as jnp
@@ -14,12 +15,14 @@ from papers.common.node_digits import ATOL, MAX_ATTEMPTS, RTOL, Forward, field, 
 @dataclass(frozen=True)
 class Steer:
     """STEER (Ghosh et al. 2020): integrate to T = 1 + b (2u - 1) ~ U[1 - b, 1 + b] during training
-    (u from the regulariser's stream), to 1 at test."""
+    (u from the regulariser's stream), to 1 at test. f: the vector field (the classifier's)."""
 
     b: float = 0.5
+    f: Callable = field
 
     def __call__(self, params, x, u) -> Forward:
-        sol = solve(params, x, ts=jnp.stack([jnp.zeros_like(u), 1.0 + self.b * (2 * u - 1)]))
+        u = jnp.asarray(u, x.dtype)
+        sol = solve(params, x, ts=jnp.stack([jnp.zeros_like(u), 1.0 + self.b * (2 * u - 1)]), f=self.f)
         return Forward(sol.ys[-1], 0.0, sol.nfe, sol.status)
 
 
@@ -44,20 +47,22 @@ def total_derivative(f, order: int):
 @dataclass(frozen=True)
 class Taylor:
     """Kelly et al. (2020): loss + weight * int_0^1 ||d^K z/dt^K||^2 / dim dt, the integral carried
-    as an extra state of the same adaptive solve (here K = order, by nested jvp)."""
+    as an extra state of the same adaptive solve (here K = order, by nested jvp). f: the vector
+    field (the classifier's)."""
 
     weight: float
     order: int = 2
+    f: Callable = field
 
     def __call__(self, params, x, u) -> Forward:
-        dim = x.shape[1]
-        deriv = total_derivative(field, self.order)
+        dim, f = x.shape[1], self.f
+        deriv = total_derivative(f, self.order)
 
         def augmented(t, za, params):
             z = za[:, :dim]
             t = jnp.asarray(t, z.dtype)
             dk = deriv(t, z, params)
-            return jnp.concatenate([field(t, z, params), jnp.mean(dk**2, axis=1, keepdims=True)], axis=1)
+            return jnp.concatenate([f(t, z, params), jnp.mean(dk**2, axis=1, keepdims=True)], axis=1)
 
         za0 = jnp.concatenate([x, jnp.zeros_like(x[:, :1])], axis=1)
         sol = dp5_solve(augmented, za0, jnp.asarray([0.0, 1.0], x.dtype), params, RTOL, ATOL,

@@ -83,10 +83,12 @@ def head(params, z) -> jax.Array:
     return z @ params["head"]["w"].T + params["head"]["b"]
 
 
-def solve(params, x, ts=(0.0, 1.0), max_attempts: int | None = MAX_ATTEMPTS, record_steps=False) -> DP5Result:
-    """The adaptive DP5 solution of the batch x through the times ts: the bounded scan (reverse-mode
-    differentiable) by default, the while loop with max_attempts=None."""
-    return dp5_solve(field, x, jnp.asarray(ts, x.dtype), params, RTOL, ATOL,
+def solve(params, x, ts=(0.0, 1.0), max_attempts: int | None = MAX_ATTEMPTS, record_steps=False,
+          f=field) -> DP5Result:
+    """The adaptive DP5 solution of z' = f(t, z, params) (the classifier's field by default) from the
+    batch x through the times ts: the bounded scan (reverse-mode differentiable) by default, the
+    while loop with max_attempts=None."""
+    return dp5_solve(f, x, jnp.asarray(ts, x.dtype), params, RTOL, ATOL,
                      max_attempts=max_attempts, record_steps=record_steps)
 
 
@@ -123,13 +125,14 @@ class Regulariser(Protocol):
 class HeuristicPenalty:
     """Global solver-heuristic regulariser: loss + error_weight * sum_j E_j |h_j| + stiffness_weight *
     sum_j S_j over the accepted steps of the training solve (ERNODE / SRNODE), by backprop through the
-    solver; with both weights 0 the vanilla neural ODE."""
+    solver; with both weights 0 the vanilla neural ODE. f: the vector field (the classifier's)."""
 
     error_weight: float = 0.0
     stiffness_weight: float = 0.0
+    f: Callable = field
 
     def __call__(self, params, x, u) -> Forward:
-        sol = solve(params, x)
+        sol = solve(params, x, f=self.f)
         penalty = 0.0
         if self.error_weight:
             penalty = penalty + self.error_weight * sol.error_sum

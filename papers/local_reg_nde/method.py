@@ -15,6 +15,7 @@ from the trainer's regulariser stream.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import jax
 import jax.numpy as jnp
@@ -43,11 +44,12 @@ class LocalUnbiased:
     through (0, t_s, 1); loss + weight * E_s |h_s|."""
 
     weight: float
+    f: Callable = field
 
     def __call__(self, params, x, u) -> Forward:
         t_s = jnp.asarray(u, x.dtype)
-        sol = solve(params, x, ts=jnp.stack([jnp.zeros_like(t_s), t_s, jnp.ones_like(t_s)]))
-        penalty = local_regulariser(field, params, t_s, sol.ys[1], next_step(sol.next_h[1], t_s))
+        sol = solve(params, x, ts=jnp.stack([jnp.zeros_like(t_s), t_s, jnp.ones_like(t_s)]), f=self.f)
+        penalty = local_regulariser(self.f, params, t_s, sol.ys[1], next_step(sol.next_h[1], t_s))
         return Forward(sol.ys[-1], self.weight * penalty, sol.nfe + 6, sol.status)
 
 
@@ -57,15 +59,21 @@ class LocalBiased:
     j = floor(u n_accepted), with that step's state and size; loss + weight * E_s |h_s|."""
 
     weight: float
+    f: Callable = field
 
     def __call__(self, params, x, u) -> Forward:
-        sol = solve(params, x, record_steps=True)
+        sol = solve(params, x, record_steps=True, f=self.f)
         j = jnp.minimum(jnp.floor(u * sol.n_accepted).astype(sol.n_accepted.dtype), sol.n_accepted - 1)
         # the iteration that accepted the (j + 1)-th step
         row = jnp.argmax(jnp.cumsum(sol.steps.accepted) == j + 1)
         steps = sol.steps
-        penalty = local_regulariser(field, params, steps.t[row], steps.y[row], steps.h[row])
+        penalty = local_regulariser(self.f, params, steps.t[row], steps.y[row], steps.h[row])
         return Forward(sol.ys[-1], self.weight * penalty, sol.nfe + 6, sol.status)
+
+
+def _odeint_field(f):
+    """f(t, z, params) in odeint's argument order (z, t, params)."""
+    return lambda z, t, params: f(t, z, params)
 
 
 @dataclass(frozen=True)
@@ -77,13 +85,15 @@ class LocalContinuousAdjoint:
     training NFE is not counted (None): odeint returns no counter."""
 
     weight: float
+    f: Callable = field
 
     def __call__(self, params, x, u) -> Forward:
         t_s = jnp.asarray(u, x.dtype)
         ts = jnp.stack([jnp.zeros_like(t_s), t_s, jnp.ones_like(t_s)])
-        zs = odeint(lambda z, t, p: field(t, z, p), x, ts, params, rtol=RTOL, atol=ATOL)
-        controller = solve(jax.lax.stop_gradient(params), jax.lax.stop_gradient(x), ts=ts[:2], max_attempts=None)
-        penalty = local_regulariser(field, params, t_s, zs[1], next_step(controller.next_h[1], t_s))
+        zs = odeint(_odeint_field(self.f), x, ts, params, rtol=RTOL, atol=ATOL)
+        controller = solve(jax.lax.stop_gradient(params), jax.lax.stop_gradient(x), ts=ts[:2],
+                           max_attempts=None, f=self.f)
+        penalty = local_regulariser(self.f, params, t_s, zs[1], next_step(controller.next_h[1], t_s))
         return Forward(zs[-1], self.weight * penalty, None, controller.status)
 
 

@@ -257,3 +257,41 @@ def test_dp5_bounded_loop_gives_the_torch_solvers_gradient(ts, mu, y0):
     for got, want in zip(grads, expected):  # S_j's derivative is a ratio of cancelling differences
         np.testing.assert_allclose(np.asarray(got), want.numpy(), rtol=1e-7, atol=1e-12)
     assert int(solve(jnp.asarray(y0), mu, 5).status) == TOO_MANY_STEPS
+
+
+@pytest.mark.parametrize("ts,mu,y0", VAN_DER_POL_CASES)
+def test_dp5_proposes_the_torch_solvers_next_step_and_records_its_steps(ts, mu, y0):
+    """next_h at every requested time, and the bounded loop's accepted records (t, y, h), are the
+    torch solver's next_h and StepRecords."""
+    y0 = np.array(y0)
+    expected = torch_dp5.dp5_solve(_vdp_torch(mu), torch.tensor(y0), ts)
+    free = dp5_solve(_vdp_jax, jnp.asarray(y0), jnp.asarray(ts), mu)
+    bounded = dp5_solve(_vdp_jax, jnp.asarray(y0), jnp.asarray(ts), mu, max_attempts=300, record_steps=True)
+    for got in (free, bounded):
+        np.testing.assert_allclose(np.asarray(got.next_h[1:]), expected.next_h, rtol=1e-9)
+    assert free.steps is None
+    rec = bounded.steps
+    accepted = np.asarray(rec.accepted)
+    assert accepted.sum() == expected.n_accepted
+    # the step sizes come from E_j, whose round-off (~1e-10 relative) moves t by ~1e-11
+    np.testing.assert_allclose(np.asarray(rec.t)[accepted], [s.t for s in expected.steps], rtol=0, atol=1e-10)
+    np.testing.assert_allclose(np.asarray(rec.h)[accepted], [s.h for s in expected.steps], rtol=1e-9)
+    np.testing.assert_allclose(np.asarray(rec.y)[accepted], np.stack([s.state.numpy() for s in expected.steps]),
+                               rtol=0, atol=1e-9)
+    assert np.all(np.asarray(rec.h)[~accepted] == 0)
+    with pytest.raises(ValueError, match="bounded loop"):
+        dp5_solve(_vdp_jax, jnp.asarray(y0), jnp.asarray(ts), mu, record_steps=True)
+
+
+def test_dp5_step_is_the_torch_step():
+    from papers.common.jax_dp5 import dp5_step, error_norm
+
+    y = np.array([[2.0, -0.5], [0.3, 1.2]])
+    got = dp5_step(_vdp_jax, 3.0, 0.4, jnp.asarray(y), 0.05)
+    want = torch_dp5.dp5_step(_vdp_torch(3.0), 0.4, torch.tensor(y), 0.05)
+    assert want.nfe == 7
+    for a, b in ((got.y_new, want.y_new), (got.f_new, want.f_new), (got.error, want.error)):
+        np.testing.assert_allclose(np.asarray(a), b.numpy(), rtol=1e-13, atol=1e-16)
+    np.testing.assert_allclose(float(got.stiffness), float(want.stiffness), rtol=1e-10)
+    np.testing.assert_allclose(float(error_norm(got.error, jnp.asarray(y), got.y_new, 1e-6, 1e-9)),
+                               float(want.error_norm(torch.tensor(y), 1e-6, 1e-9)), rtol=1e-12)
