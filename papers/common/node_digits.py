@@ -16,8 +16,8 @@ in turn, which makes their training times comparable on a shared machine.
 
 from __future__ import annotations
 
-import time
 import dataclasses
+import time
 from dataclasses import dataclass
 from functools import partial
 from typing import Callable, NamedTuple, Protocol
@@ -53,8 +53,12 @@ def digits_arrays(seed: int = 0) -> Digits:
     """The digits split of `papers.common.datasets.load_split` (64 features, 10 classes) as jax
     arrays on the default device; call inside `jax_env.float64()`."""
     s = load_split("digits", seed=seed)
-    return Digits(jnp.asarray(s.X_train, jnp.float64), jnp.asarray(s.y_train),
-                  jnp.asarray(s.X_test, jnp.float64), jnp.asarray(s.y_test))
+    return Digits(
+        jnp.asarray(s.X_train, jnp.float64),
+        jnp.asarray(s.y_train),
+        jnp.asarray(s.X_test, jnp.float64),
+        jnp.asarray(s.y_test),
+    )
 
 
 def init_params(hidden: int = 64, seed: int = 0, dim: int = 64, classes: int = 10) -> dict:
@@ -83,13 +87,22 @@ def head(params, z) -> jax.Array:
     return z @ params["head"]["w"].T + params["head"]["b"]
 
 
-def solve(params, x, ts=(0.0, 1.0), max_attempts: int | None = MAX_ATTEMPTS, record_steps=False,
-          f=field) -> DP5Result:
+def solve(
+    params, x, ts=(0.0, 1.0), max_attempts: int | None = MAX_ATTEMPTS, record_steps=False, f=field
+) -> DP5Result:
     """The adaptive DP5 solution of z' = f(t, z, params) (the classifier's field by default) from the
     batch x through the times ts: the bounded scan (reverse-mode differentiable) by default, the
     while loop with max_attempts=None."""
-    return dp5_solve(f, x, jnp.asarray(ts, x.dtype), params, RTOL, ATOL,
-                     max_attempts=max_attempts, record_steps=record_steps)
+    return dp5_solve(
+        f,
+        x,
+        jnp.asarray(ts, x.dtype),
+        params,
+        RTOL,
+        ATOL,
+        max_attempts=max_attempts,
+        record_steps=record_steps,
+    )
 
 
 def kernel_inputs(batch: int, device: str):
@@ -154,8 +167,10 @@ def check_status(status, where: str) -> None:
     STEP_TOO_SMALL."""
     status = int(status)
     if status == TOO_MANY_STEPS:
-        raise RuntimeError(f"{where}: the DP5 solve needed more than MAX_ATTEMPTS = {MAX_ATTEMPTS} "
-                           "iterations of its bounded scan (papers.common.node_digits.MAX_ATTEMPTS)")
+        raise RuntimeError(
+            f"{where}: the DP5 solve needed more than MAX_ATTEMPTS = {MAX_ATTEMPTS} "
+            "iterations of its bounded scan (papers.common.node_digits.MAX_ATTEMPTS)"
+        )
     if status == STEP_TOO_SMALL:
         raise RuntimeError(f"{where}: the DP5 step size fell below ten units in the last place of t")
     if status != OK:
@@ -216,8 +231,17 @@ class Trainer:
         self.draws = np.random.default_rng([self.seed, 1])
 
     def _call(self, idx, u):
-        return train_step(self.params, self.opt_state, self.data.X_train, self.data.y_train, idx, u,
-                          regulariser=self.regulariser, lr=self.lr, steps=self.steps)
+        return train_step(
+            self.params,
+            self.opt_state,
+            self.data.X_train,
+            self.data.y_train,
+            idx,
+            u,
+            regulariser=self.regulariser,
+            lr=self.lr,
+            steps=self.steps,
+        )
 
     def compile(self) -> None:
         """Compile the training step (and run it once, discarding the result) without drawing from
@@ -334,8 +358,16 @@ def compare_arms(
         data = digits_arrays(ctx.seed)
         params = init_params(settings.hidden, ctx.seed)
         trainers = {
-            name: Trainer(params, data, reg, steps=settings.train_steps, batch_size=settings.batch_size,
-                          lr=settings.lr, seed=ctx.seed, device=ctx.device)
+            name: Trainer(
+                params,
+                data,
+                reg,
+                steps=settings.train_steps,
+                batch_size=settings.batch_size,
+                lr=settings.lr,
+                seed=ctx.seed,
+                device=ctx.device,
+            )
             for name, reg in arms.items()
         }
         for trainer in trainers.values():
@@ -351,7 +383,8 @@ def compare_arms(
                 evaluate(t.params, data.X_test, data.y_test, settings.batch_size),
                 t.train_time,
                 list(t.nfe),
-                [] if n == baseline
+                []
+                if n == baseline
                 else interleaved_ratios(predict[baseline], predict[n], rounds=settings.timing_rounds),
                 t.compile_time,
             )
@@ -386,7 +419,9 @@ def comparison_metrics(results: dict[str, ArmResult], baseline: str = "vanilla")
     return metrics
 
 
-def run_comparison(ctx, arms: dict[str, Regulariser], settings: Settings) -> tuple[dict[str, ArmResult], dict]:
+def run_comparison(
+    ctx, arms: dict[str, Regulariser], settings: Settings
+) -> tuple[dict[str, ArmResult], dict]:
     """One seed of a regulariser comparison: train and time every arm (`compare_arms`), draw the
     comparison figure and return the per-arm results with their metrics (`comparison_metrics`)."""
     results = compare_arms(ctx, arms, settings)

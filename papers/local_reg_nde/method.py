@@ -91,8 +91,9 @@ class LocalContinuousAdjoint:
         t_s = jnp.asarray(u, x.dtype)
         ts = jnp.stack([jnp.zeros_like(t_s), t_s, jnp.ones_like(t_s)])
         zs = odeint(_odeint_field(self.f), x, ts, params, rtol=RTOL, atol=ATOL)
-        controller = solve(jax.lax.stop_gradient(params), jax.lax.stop_gradient(x), ts=ts[:2],
-                           max_attempts=None, f=self.f)
+        controller = solve(
+            jax.lax.stop_gradient(params), jax.lax.stop_gradient(x), ts=ts[:2], max_attempts=None, f=self.f
+        )
         penalty = local_regulariser(self.f, params, t_s, zs[1], next_step(controller.next_h[1], t_s))
         return Forward(zs[-1], self.weight * penalty, None, controller.status)
 

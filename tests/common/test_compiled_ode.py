@@ -276,8 +276,8 @@ def test_dp5_proposes_the_torch_solvers_next_step_and_records_its_steps(ts, mu, 
     # the step sizes come from E_j, whose round-off (~1e-10 relative) moves t by ~1e-11
     np.testing.assert_allclose(np.asarray(rec.t)[accepted], [s.t for s in expected.steps], rtol=0, atol=1e-10)
     np.testing.assert_allclose(np.asarray(rec.h)[accepted], [s.h for s in expected.steps], rtol=1e-9)
-    np.testing.assert_allclose(np.asarray(rec.y)[accepted], np.stack([s.state.numpy() for s in expected.steps]),
-                               rtol=0, atol=1e-9)
+    states = np.stack([s.state.numpy() for s in expected.steps])
+    np.testing.assert_allclose(np.asarray(rec.y)[accepted], states, rtol=0, atol=1e-9)
     assert np.all(np.asarray(rec.h)[~accepted] == 0)
     with pytest.raises(ValueError, match="bounded loop"):
         dp5_solve(_vdp_jax, jnp.asarray(y0), jnp.asarray(ts), mu, record_steps=True)

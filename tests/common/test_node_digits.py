@@ -1,6 +1,7 @@
 """papers.common.node_digits against independent references: the field against a numpy formula, the
 solver's R_E and R_S (and their gradients) against the eager torch solver papers/common/dp5.py on the
 same weights, the training step against Adam with cosine annealing written out in numpy."""
+
 from types import SimpleNamespace
 
 import jax
@@ -53,8 +54,11 @@ def _small_data():
 
 def _torch_field(params, requires_grad=False):
     """The documented field in torch on copies of the same weights: (f(t, z), [W1, b1, W2, b2])."""
-    weights = [torch.tensor(np.asarray(params[layer][k]), requires_grad=requires_grad)
-               for layer in ("inner", "outer") for k in ("w", "b")]
+    weights = [
+        torch.tensor(np.asarray(params[layer][k]), requires_grad=requires_grad)
+        for layer in ("inner", "outer")
+        for k in ("w", "b")
+    ]
     w1, b1, w2, b2 = weights
 
     def f(t, z):
@@ -72,19 +76,29 @@ def test_field_is_the_documented_mlp():
     expected = np.tanh(tz @ w1.T + b1) @ w2.T + b2
     np.testing.assert_allclose(np.asarray(field(0.25, jnp.asarray(z), p)), expected, rtol=0, atol=1e-14)
     head = np.asarray(nd.head(p, jnp.asarray(z)))
-    np.testing.assert_allclose(head, z @ np.asarray(p["head"]["w"]).T + np.asarray(p["head"]["b"]), atol=1e-14)
+    np.testing.assert_allclose(
+        head, z @ np.asarray(p["head"]["w"]).T + np.asarray(p["head"]["b"]), atol=1e-14
+    )
 
 
 def test_initialisation_is_torchs_default_and_seeded():
     p = init_params(hidden=16, seed=3)
     shapes = {(layer, k): p[layer][k].shape for layer in p for k in ("w", "b")}
-    assert shapes == {("inner", "w"): (16, 65), ("inner", "b"): (16,), ("outer", "w"): (64, 16),
-                      ("outer", "b"): (64,), ("head", "w"): (10, 64), ("head", "b"): (10,)}
+    assert shapes == {
+        ("inner", "w"): (16, 65),
+        ("inner", "b"): (16,),
+        ("outer", "w"): (64, 16),
+        ("outer", "b"): (64,),
+        ("head", "w"): (10, 64),
+        ("head", "b"): (10,),
+    }
     for layer, fan_in in (("inner", 65), ("outer", 16), ("head", 64)):
         for k in ("w", "b"):
             a = np.asarray(p[layer][k])
             assert a.dtype == np.float64
-            assert np.abs(a).max() <= fan_in**-0.5 and np.abs(a).max() > 0.8 * fan_in**-0.5  # U(±1/sqrt(fan_in))
+            assert (
+                np.abs(a).max() <= fan_in**-0.5 and np.abs(a).max() > 0.8 * fan_in**-0.5
+            )  # U(±1/sqrt(fan_in))
     again, other = init_params(hidden=16, seed=3), init_params(hidden=16, seed=4)
     assert all(np.array_equal(a, b) for a, b in zip(jax.tree.leaves(p), jax.tree.leaves(again)))
     assert not np.array_equal(p["inner"]["w"], other["inner"]["w"])
@@ -104,8 +118,9 @@ def test_solve_and_heuristics_are_the_torch_solvers_on_the_same_weights():
     np.testing.assert_allclose(float(sol.stiffness_sum), float(ref.stiffness_sum()), rtol=1e-7)
     for ew, sw in ((2.0, 0.0), (0.0, 3.0), (2.0, 3.0)):
         out = heuristic_penalty(ew, sw)(p, jnp.asarray(x), 0.5)
-        np.testing.assert_allclose(float(out.penalty), ew * float(sol.error_sum) + sw * float(sol.stiffness_sum),
-                                   rtol=1e-12)
+        np.testing.assert_allclose(
+            float(out.penalty), ew * float(sol.error_sum) + sw * float(sol.stiffness_sum), rtol=1e-12
+        )
         assert int(out.nfe) == ref.nfe
     grads = jax.grad(lambda q: heuristic_penalty(2.0, 3.0)(q, jnp.asarray(x), 0.5).penalty)(p)
     expected = torch.autograd.grad(2.0 * ref.error_sum() + 3.0 * ref.stiffness_sum(), weights)
@@ -189,7 +204,9 @@ def test_batches_and_regulariser_draws_are_separate_streams(monkeypatch):
 
     monkeypatch.setattr(nd, "train_step", fake_step)
     data = SimpleNamespace(X_train=None, y_train=np.zeros(100))
-    trainers = {name: Trainer({"w": jnp.zeros(2)}, data, name, steps=3, batch_size=5, seed=7) for name in "ab"}
+    trainers = {
+        name: Trainer({"w": jnp.zeros(2)}, data, name, steps=3, batch_size=5, seed=7) for name in "ab"
+    }
     train_interleaved(trainers, 3)
     batches, draws = np.random.default_rng([7, 0]), np.random.default_rng([7, 1])
     expected = []
@@ -214,7 +231,9 @@ def test_a_solve_that_runs_out_of_attempts_stops_training(monkeypatch):
         return params, opt_state, jnp.asarray(1.0), jnp.asarray(20), jnp.asarray(TOO_MANY_STEPS)
 
     monkeypatch.setattr(nd, "train_step", truncated)
-    trainer = Trainer(p, SimpleNamespace(X_train=None, y_train=np.zeros(10)), unregularised, steps=2, batch_size=2)
+    trainer = Trainer(
+        p, SimpleNamespace(X_train=None, y_train=np.zeros(10)), unregularised, steps=2, batch_size=2
+    )
     with pytest.raises(RuntimeError, match="training step 1 .* more than MAX_ATTEMPTS"):
         trainer.step()
     assert trainer.losses == []
@@ -226,8 +245,10 @@ def test_evaluate_and_predictor_agree_with_per_batch_torch_solves():
     ev = evaluate(p, data.X_test, data.y_test, batch_size=40)
     f_t, _ = _torch_field(p)
     with torch.no_grad():
-        sols = [torch_dp5.dp5_solve(f_t, torch.tensor(np.asarray(xb)), [0.0, 1.0], rtol=RTOL, atol=ATOL)
-                for xb in (data.X_test[:40], data.X_test[40:])]
+        sols = [
+            torch_dp5.dp5_solve(f_t, torch.tensor(np.asarray(xb)), [0.0, 1.0], rtol=RTOL, atol=ATOL)
+            for xb in (data.X_test[:40], data.X_test[40:])
+        ]
     w, b = np.asarray(p["head"]["w"]), np.asarray(p["head"]["b"])
     logits = np.concatenate([s.ys[-1].numpy() @ w.T + b for s in sols])
     assert ev.accuracy == np.mean(logits.argmax(1) == np.asarray(data.y_test))
@@ -342,9 +363,13 @@ def test_compare_arms_passes_the_settings_and_context_through(monkeypatch):
     monkeypatch.setattr(nd, "Trainer", FakeTrainer)
     monkeypatch.setattr(nd, "train_interleaved", interleaved)
     monkeypatch.setattr(nd, "predictor", lambda params, X, batch_size: (params[-1], X, batch_size))
-    monkeypatch.setattr(nd, "evaluate", lambda params, X, y, batch_size: ("eval", params[-1], X, y, batch_size))
+    monkeypatch.setattr(
+        nd, "evaluate", lambda params, X, y, batch_size: ("eval", params[-1], X, y, batch_size)
+    )
     monkeypatch.setattr(timing, "interleaved_ratios", lambda a, b, rounds: [a, b, rounds])
-    ctx = SimpleNamespace(seed=5, seed_index=2, device="cpu", progress=lambda it, total, desc: (list(it), total, desc))
+    ctx = SimpleNamespace(
+        seed=5, seed_index=2, device="cpu", progress=lambda it, total, desc: (list(it), total, desc)
+    )
     settings = Settings(train_steps=3, batch_size=16, hidden=8, lr=0.5, timing_rounds=4)
     out = nd.compare_arms(ctx, {"base": "f", "arm": "g"}, settings, baseline="base")
     kwargs = {"steps": 3, "batch_size": 16, "lr": 0.5, "seed": 5, "device": "cpu"}
@@ -358,8 +383,13 @@ def test_compare_arms_passes_the_settings_and_context_through(monkeypatch):
     ]
     assert out == {
         "base": ArmResult(("eval", "f", "X_test", "y_test", 16), 1.5, [7, 8], [], 0.5),
-        "arm": ArmResult(("eval", "g", "X_test", "y_test", 16), 2.5, [9],
-                         [("f", "X_test", 16), ("g", "X_test", 16), 4], 0.25),
+        "arm": ArmResult(
+            ("eval", "g", "X_test", "y_test", 16),
+            2.5,
+            [9],
+            [("f", "X_test", 16), ("g", "X_test", 16), 4],
+            0.25,
+        ),
     }
 
 
@@ -372,9 +402,20 @@ def test_the_clock_is_cpu_time_on_cpu_and_wall_time_on_cuda(monkeypatch):
 def test_a_training_step_adds_its_clock_span_and_nfe(monkeypatch):
     ticks = iter([10.0, 11.5, 20.0, 22.0])
     monkeypatch.setattr(nd, "clock", lambda device: next(ticks))
-    monkeypatch.setattr(nd, "train_step", lambda params, opt_state, X, Y, idx, u, **kw: (
-        params, opt_state, jnp.asarray(0.75), jnp.asarray(17), jnp.asarray(OK)))
-    trainer = Trainer({"w": jnp.zeros(2)}, SimpleNamespace(X_train=None, y_train=np.zeros(8)), steps=2, batch_size=4)
+    monkeypatch.setattr(
+        nd,
+        "train_step",
+        lambda params, opt_state, X, Y, idx, u, **kw: (
+            params,
+            opt_state,
+            jnp.asarray(0.75),
+            jnp.asarray(17),
+            jnp.asarray(OK),
+        ),
+    )
+    trainer = Trainer(
+        {"w": jnp.zeros(2)}, SimpleNamespace(X_train=None, y_train=np.zeros(8)), steps=2, batch_size=4
+    )
     assert trainer.step() == 0.75
     assert trainer.nfe == [17] and trainer.train_time == 1.5
     trainer.step()

@@ -32,8 +32,16 @@ def _linear(t, y, lam):
 def test_error_sum_on_a_linear_problem_matches_the_closed_form():
     """R_E = sum_j E_j |h_j| over the accepted steps, each E_j from the stability polynomials."""
     lam, rtol, atol = -3.0, 1e-4, 1e-4
-    sol = dp5_solve(_linear, jnp.asarray([[1.0, -2.0]]), jnp.asarray([0.0, 1.0]), lam, rtol, atol,
-                    max_attempts=40, record_steps=True)
+    sol = dp5_solve(
+        _linear,
+        jnp.asarray([[1.0, -2.0]]),
+        jnp.asarray([0.0, 1.0]),
+        lam,
+        rtol,
+        atol,
+        max_attempts=40,
+        record_steps=True,
+    )
     rec = sol.steps
     expected = 0.0
     for y, h in zip(np.asarray(rec.y)[np.asarray(rec.accepted)], np.asarray(rec.h)[np.asarray(rec.accepted)]):
@@ -53,7 +61,9 @@ def test_ernode_and_srnode_penalties_are_weighted_heuristics():
     x = jnp.ones((4, 3))
     sol = dp5_solve(_linear, x, jnp.asarray([0.0, 1.0]), -2.0, 1e-9, 1e-9)
     er = HeuristicPenalty(0.5, f=_linear)(-2.0, x, 0.3)
-    assert ernode(0.5) == HeuristicPenalty(error_weight=0.5) and srnode(0.1) == HeuristicPenalty(stiffness_weight=0.1)
+    assert ernode(0.5) == HeuristicPenalty(error_weight=0.5) and srnode(0.1) == HeuristicPenalty(
+        stiffness_weight=0.1
+    )
     assert float(er.penalty) == pytest.approx(0.5 * float(sol.error_sum), rel=1e-12)
     sr = HeuristicPenalty(stiffness_weight=0.1, f=_linear)(-2.0, x, 0.3)
     assert float(sr.penalty) == pytest.approx(0.1 * 2.0 * int(sol.n_accepted), rel=1e-9)
@@ -80,7 +90,9 @@ def test_second_derivative_of_the_classifier_matches_finite_differences_along_it
     t0, eps = 0.4, 1e-4
     ys = dp5_solve(field, z0, jnp.asarray([0.0, t0 - eps, t0, t0 + eps]), p, 1e-12, 1e-12).ys
     fd = (field(t0 + eps, ys[3], p) - field(t0 - eps, ys[1], p)) / (2 * eps)
-    np.testing.assert_allclose(total_derivative(field, 2)(jnp.asarray(t0), ys[2], p), fd, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(
+        total_derivative(field, 2)(jnp.asarray(t0), ys[2], p), fd, rtol=1e-6, atol=1e-7
+    )
 
 
 def test_taylor_penalty_is_the_integral_of_squared_second_derivative():
@@ -103,5 +115,10 @@ def test_steer_end_time_is_one_plus_b_times_2u_minus_1():
 
 def test_the_arms_are_the_papers_and_its_baselines():
     assert list(arms(False)) == ["vanilla", "ernode", "srnode"]
-    assert arms(True) == {"vanilla": unregularised, "ernode": ernode(0.3), "srnode": srnode(0.05),
-                          "taylor": taylor(0.01, 2), "steer": steer(0.5)}
+    assert arms(True) == {
+        "vanilla": unregularised,
+        "ernode": ernode(0.3),
+        "srnode": srnode(0.05),
+        "taylor": taylor(0.01, 2),
+        "steer": steer(0.5),
+    }

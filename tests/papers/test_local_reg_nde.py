@@ -55,7 +55,9 @@ def _x():
 
 
 def _torch_field(p):
-    w1, b1, w2, b2 = (torch.tensor(np.asarray(p[layer][k])) for layer in ("inner", "outer") for k in ("w", "b"))
+    w1, b1, w2, b2 = (
+        torch.tensor(np.asarray(p[layer][k])) for layer in ("inner", "outer") for k in ("w", "b")
+    )
     return lambda t, z: torch.tanh(torch.cat([z, t * torch.ones_like(z[:, :1])], 1) @ w1.T + b1) @ w2.T + b2
 
 
@@ -96,10 +98,14 @@ def test_biased_sampling_picks_an_accepted_step_uniformly():
         u = (j + 0.5) / n
         expected = 2.0 * float(ref.steps[j].error) * abs(ref.steps[j].h)
         assert float(penalty(u)) == pytest.approx(expected, rel=1e-6), j
-    assert float(penalty(0.0)) == pytest.approx(2.0 * float(ref.steps[0].error) * abs(ref.steps[0].h), rel=1e-6)
+    assert float(penalty(0.0)) == pytest.approx(
+        2.0 * float(ref.steps[0].error) * abs(ref.steps[0].h), rel=1e-6
+    )
     out = local_biased(2.0)(p, x, 0.999999)
     assert int(out.nfe) == ref.nfe + 6
-    assert float(out.penalty) == pytest.approx(2.0 * float(ref.steps[-1].error) * abs(ref.steps[-1].h), rel=1e-6)
+    assert float(out.penalty) == pytest.approx(
+        2.0 * float(ref.steps[-1].error) * abs(ref.steps[-1].h), rel=1e-6
+    )
 
 
 def test_continuous_adjoint_gradient_agrees_with_backprop_through_the_solver():
@@ -117,7 +123,9 @@ def test_continuous_adjoint_gradient_agrees_with_backprop_through_the_solver():
     for got, want in zip(jax.tree.leaves(a), jax.tree.leaves(d)):
         scale = np.abs(np.asarray(want)).max()
         np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=0, atol=1e-6 * scale)
-    differences = [np.abs(np.asarray(g) - np.asarray(w)).max() for g, w in zip(jax.tree.leaves(a), jax.tree.leaves(d))]
+    differences = [
+        np.abs(np.asarray(g) - np.asarray(w)).max() for g, w in zip(jax.tree.leaves(a), jax.tree.leaves(d))
+    ]
     assert max(differences) > 0  # two different solvers, not one computation
 
 
