@@ -29,7 +29,7 @@ import jax
 import jax.numpy as jnp
 
 
-def _noise(g_value, dW):
+def noise_term(g_value, dW):
     """g ΔW: elementwise for diagonal noise, contracted over the trailing axis m otherwise."""
     if g_value.shape == dW.shape:
         return g_value * dW
@@ -45,11 +45,11 @@ def _step(f, g, params, state, t_next, dt, dW):
     y, y_hat, f_n, g_n = state
     y_hat_next = 2 * y - y_hat + f_n * dt
     if g is not None:
-        y_hat_next = y_hat_next + _noise(g_n, dW)
+        y_hat_next = y_hat_next + noise_term(g_n, dW)
     f_next, g_next = _evaluate(f, g, t_next, y_hat_next, params)
     y_next = y + 0.5 * dt * (f_n + f_next)
     if g is not None:
-        y_next = y_next + 0.5 * _noise(g_n + g_next, dW)
+        y_next = y_next + 0.5 * noise_term(g_n + g_next, dW)
     return y_next, y_hat_next, f_next, g_next
 
 
@@ -58,11 +58,11 @@ def _inverse_step(f, g, params, state, t_prev, dt, dW):
     y_next, y_hat_next, f_next, g_next = state
     y_hat = 2 * y_next - y_hat_next - f_next * dt
     if g is not None:
-        y_hat = y_hat - _noise(g_next, dW)
+        y_hat = y_hat - noise_term(g_next, dW)
     f_n, g_n = _evaluate(f, g, t_prev, y_hat, params)
     y = y_next - 0.5 * dt * (f_n + f_next)
     if g is not None:
-        y = y - 0.5 * _noise(g_n + g_next, dW)
+        y = y - 0.5 * noise_term(g_n + g_next, dW)
     return y, y_hat, f_n, g_n
 
 

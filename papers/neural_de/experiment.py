@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
@@ -216,12 +217,18 @@ def reconstruction_errors(ctx, device, steps: int = 1000):
 def training_step_speedup(ctx, device, s: Settings):
     """Seconds of one training step of a neural SDE (loss over the whole path and its gradient with
     respect to the drift and diffusion MLPs; 8 dims) by Heun with backpropagation through the solver
-    over those by reversible Heun with the reversible adjoint: same model, batch, grid and Brownian
-    increments on both sides, warmed up, in interleaved rounds (one ratio per round). The same ratio
-    for the forward solve alone is reported beside it."""
+    over those by reversible Heun with the reversible adjoint: both compiled in JAX
+    (`papers.neural_de.compiled`), same model, batch, grid and Brownian increments on both sides,
+    warmed up, in interleaved rounds (one ratio per round). The same ratio for the forward solve
+    alone is reported beside it, and so is the agreement of the compiled arms with the eager torch
+    solvers (`method.reversible_heun`, `baselines.heun`) on the same problem."""
+    import jax
+    import jax.numpy as jnp
     import torch
 
+    from papers.common.jax_env import float64, jax_device
     from papers.common.timing import interleaved_ratios
+    from papers.neural_de import compiled
     from papers.neural_de.baselines import heun
     from papers.neural_de.method import reversible_heun
     from papers.neural_de.models import NeuralSDEFields
@@ -234,25 +241,41 @@ def training_step_speedup(ctx, device, s: Settings):
     dW = (torch.randn(n, batch, 8, generator=gen, dtype=torch.float64) * math.sqrt(1.0 / n)).to(device)
     y0 = torch.zeros(batch, 8, dtype=torch.float64, device=device)
     ts = torch.linspace(0.0, 1.0, n + 1, dtype=torch.float64)
+    paths = {"heun": heun(sde.drift, y0, ts, g=sde.diffusion, dW=dW),
+             "reversible_heun": reversible_heun(sde.drift, y0, ts, g=sde.diffusion, dW=dW, adjoint=True,
+                                                params=params)}
+    eager = {name: (ys.detach().cpu().numpy(), _flat(torch.autograd.grad((ys ** 2).mean(), params)))
+             for name, ys in paths.items()}
 
-    def heun_backprop():
-        ys = heun(sde.drift, y0, ts, g=sde.diffusion, dW=dW)
-        return torch.autograd.grad((ys ** 2).mean(), params)
+    with float64(), jax.default_device(jax_device(ctx.device)):
+        inputs = (compiled.sde_weights(sde), *(jnp.asarray(a.cpu().numpy()) for a in (y0, ts, dW)))
+        step = {name: compiled.training_step(name) for name in eager}
+        solve = {name: compiled.forward_solve(name) for name in eager}
+        forward_diff, gradient_diff = 0.0, 0.0
+        for name, (ys_ref, grad_ref) in eager.items():
+            ys = np.asarray(solve[name](*inputs))
+            grads = step[name](*inputs)[1]
+            grad = _flat([*grads["drift"], *grads["diffusion"]])
+            forward_diff = max(forward_diff, float(np.abs(ys - ys_ref).max() / np.abs(ys_ref).max()))
+            relative = np.linalg.norm(grad - grad_ref) / np.linalg.norm(grad_ref)
+            gradient_diff = max(gradient_diff, float(relative))
 
-    def reversible_adjoint():
-        ys = reversible_heun(sde.drift, y0, ts, g=sde.diffusion, dW=dW, adjoint=True, params=params)
-        return torch.autograd.grad((ys ** 2).mean(), params)
+        def ratios(calls):
+            heun_call = partial(calls["heun"], *inputs)
+            reversible_call = partial(calls["reversible_heun"], *inputs)
+            return interleaved_ratios(heun_call, reversible_call, rounds=s.timing_rounds)
 
-    def solve(solver):
-        with torch.no_grad():
-            return solver(sde.drift, y0, ts, g=sde.diffusion, dW=dW)
-
-    train = interleaved_ratios(heun_backprop, reversible_adjoint, rounds=s.timing_rounds,
-                               synchronize=ctx.synchronize)
-    forward = interleaved_ratios(lambda: solve(heun), lambda: solve(reversible_heun), rounds=s.timing_rounds,
-                                 synchronize=ctx.synchronize)
+        train, forward = ratios(step), ratios(solve)
     return {"training_step_speedup": Metric(samples=train, unit="x", lower_is_better=False, volatile=True),
-            "forward_solve_speedup": Metric(samples=forward, unit="x", lower_is_better=False, volatile=True)}
+            "forward_solve_speedup": Metric(samples=forward, unit="x", lower_is_better=False, volatile=True),
+            "compiled_forward_rel_diff": Metric(forward_diff),
+            "compiled_gradient_rel_diff": Metric(gradient_diff)}
+
+
+def _flat(arrays) -> np.ndarray:
+    """Arrays (torch or jax) flattened and concatenated into one numpy vector."""
+    return np.concatenate([np.asarray(a.detach().cpu() if hasattr(a, "detach") else a).ravel()
+                           for a in arrays])
 
 
 def diffrax_agreement(ctx, batch: int = 16, steps: int = 1000, t1: float = 2.0):
