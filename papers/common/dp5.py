@@ -9,6 +9,11 @@ detached Python floats, as in scipy's RK45, whose step sequence and NFE it repro
 
 States may be any shape (a batch of vectors, say); norms are taken over the whole tensor,
 so a batch shares one step sequence.
+
+No paper runs it since the neural-ODE papers moved to the compiled `papers.common.jax_dp5`
+(issue 15): it is the eager, step-by-step reference that solver is tested against
+(tests/common/test_compiled_ode.py, test_node_digits.py, tests/papers/test_local_reg_nde.py),
+itself tested against scipy's RK45. The tableau and controller constants are jax_dp5's.
 """
 
 from __future__ import annotations
@@ -19,23 +24,7 @@ from typing import Callable, Sequence
 
 import torch
 
-# Dormand & Prince (1980) tableau, as in Hairer, Norsett & Wanner, Table II.5.2.
-C = (0.0, 1 / 5, 3 / 10, 4 / 5, 8 / 9, 1.0, 1.0)
-A = (
-    (),
-    (1 / 5,),
-    (3 / 40, 9 / 40),
-    (44 / 45, -56 / 15, 32 / 9),
-    (19372 / 6561, -25360 / 2187, 64448 / 6561, -212 / 729),
-    (9017 / 3168, -355 / 33, 46732 / 5247, 49 / 176, -5103 / 18656),
-    (35 / 384, 0.0, 500 / 1113, 125 / 192, -2187 / 6784, 11 / 84),
-)
-B = A[6]
-# b - b_hat over the seven stages (the seventh is f at the new point, FSAL).
-E = (71 / 57600, 0.0, -71 / 16695, 71 / 1920, -17253 / 339200, 22 / 525, -1 / 40)
-
-SAFETY, MIN_FACTOR, MAX_FACTOR = 0.9, 0.2, 10.0
-ERROR_EXPONENT = -1 / 5  # the embedded estimator has order 4
+from papers.common.jax_dp5 import ERROR_EXPONENT, MAX_FACTOR, MIN_FACTOR, SAFETY, A, C, E
 
 VectorField = Callable[[float, torch.Tensor], torch.Tensor]
 

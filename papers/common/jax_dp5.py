@@ -43,12 +43,13 @@ SAFETY, MIN_FACTOR, MAX_FACTOR = 0.9, 0.2, 10.0
 ERROR_EXPONENT = -1 / 5  # the embedded estimator has order 4
 
 OK, TOO_MANY_STEPS, STEP_TOO_SMALL = 0, 1, 2
+CHUNK = 8  # iterations of the bounded loop run (or, once the solve is done, skipped) as one block
 
 
 class StepRecords(NamedTuple):
     """One row per iteration of the bounded loop: the time t and state y it started from, whether
     it accepted a step, and that step's h (0 where it accepted none: a rejection, an idle
-    iteration or the record of a requested time)."""
+    iteration or the record of a requested time; the rows of a skipped block are all zero)."""
 
     t: jax.Array
     y: jax.Array
@@ -165,8 +166,10 @@ def dp5_solve(f, y0, ts, params=None, rtol=1e-3, atol=1e-6, max_steps=100_000, m
     The loop is a `lax.while_loop` (forward only). With `max_attempts`, it is a `lax.scan` of
     that many iterations (each an attempted step, or the record of a repeated time; idle once
     done, TOO_MANY_STEPS if not done), through which reverse mode differentiates the states,
-    R_E and R_S in y0 and params (keeping each iteration's carry, recomputing its stages in the
-    backward pass). As in dp5.py, the controller (t, h, accept/reject, the error
+    R_E and R_S in y0 and params. The iterations run in blocks of CHUNK: once the solve is done
+    the remaining blocks are skipped, and reverse mode keeps only each block's starting carry,
+    recomputing the block's forward pass in the backward pass, so a gradient costs in proportion
+    to the attempted steps, whatever the bound. As in dp5.py, the controller (t, h, accept/reject, the error
     scale) is held fixed: the gradient is that of the discretisation the solver chose.
     `record_steps` (bounded loop only) adds each iteration's StepRecords to the result."""
     if record_steps and max_attempts is None:
@@ -243,11 +246,26 @@ def dp5_solve(f, y0, ts, params=None, rtol=1e-3, atol=1e-6, max_steps=100_000, m
         record = StepRecords(c.t, c.y, new.t - c.t, new.n_accepted > c.n_accepted) if record_steps else None
         return new, record
 
+    def chunk(c: _Carry, length: int):
+        """`length` iterations, skipped together once the solve is done: after it finishes, a
+        chunk costs one branch instead of `length` (idle records are zero)."""
+        def skip(c):
+            idle = StepRecords(c.t, c.y, c.t, jnp.asarray(False)) if record_steps else None
+            return c, jax.tree.map(lambda a: jnp.zeros((length, *a.shape), a.dtype), idle)
+
+        run = jax.checkpoint(lambda c: jax.lax.scan(scan_body, c, length=length))
+        return jax.lax.cond(running(c), run, skip, c)
+
     records = None
     if max_attempts is None:
         out = jax.lax.while_loop(cond, body, carry)
-    else:  # once done, body changes nothing; reverse mode keeps each carry and recomputes its step
-        out, records = jax.lax.scan(scan_body, carry, length=max_attempts)
+    else:
+        chunks, rest = divmod(max_attempts, CHUNK)
+        out, records = jax.lax.scan(lambda c, _: chunk(c, CHUNK), carry, length=chunks)
+        records = jax.tree.map(lambda a: a.reshape(-1, *a.shape[2:]), records)
+        if rest:
+            out, last = chunk(out, rest)
+            records = jax.tree.map(lambda a, b: jnp.concatenate([a, b]), records, last)
     out = out._replace(status=jnp.where((out.index < ts.shape[0]) & (out.status == OK), TOO_MANY_STEPS,
                                         out.status))
     return DP5Result(out.ys, out.next_h, out.nfe, out.n_accepted, out.n_rejected, out.error_sum,
