@@ -76,33 +76,67 @@ def test_check_needs_no_threshold_origin_and_may_cite_our_design(tmp_path):
     assert info.claims[0].kind == "check" and info.claims[0].threshold_from is None
 
 
+BETWEEN = "claim 'c': op 'between' needs fields 'low' <= 'high'"
+THRESHOLD_FROM = "claim 'c': field 'threshold_from' must be 'paper' or 'interpretation' for a paper claim"
+
+
 @pytest.mark.parametrize(
-    "body, field",
+    "body, message",
     [
-        (claim(op="~"), "'op'"),
-        (claim(op="approx"), "tol_abs"),
-        (claim(than="other"), "exactly one of"),
-        (claim(op="between", value=None), "'low'"),
-        (claim(tiers=["slow"]), "'tiers'"),
-        (claim(colour="red"), "colour"),
-        (claim(expected_verdict="maybe"), "expected_verdict"),
-        (claim(value="one"), "'value'"),
-        (claim() + claim(), "duplicate"),
-        (claim(id="Bad-Id"), "id"),
-        (claim(kind=None), "'kind'"),
-        (claim(kind="hunch"), "'kind'"),
-        (claim(threshold_from=None), "threshold_from"),
-        (claim(threshold_from="vibes"), "threshold_from"),
-        (claim(kind="check"), "threshold_from"),
-        (claim(source="our design"), "'source'"),
-        (claim(op="approx", tol_abs=-1.0), "negative"),
+        (claim(op="~"), "claim 'c': field 'op' must be one of < <= > >= approx between, got '~'"),
+        (claim(op="approx"), "claim 'c': op 'approx' needs field 'tol_abs' or 'tol_rel'"),
+        (claim(than="other"), "claim 'c': op '>=' needs exactly one of fields 'value' or 'than'"),
+        (claim(op="between", value=None), BETWEEN),
+        (claim(op="between", value=None, low=2.0, high=1.0), BETWEEN),
+        (claim(tiers=["slow"]), "claim 'c': field 'tiers': unknown tier 'slow'"),
+        (claim(colour="red"), "claim 'c': unknown field(s) colour"),
+        (
+            claim(expected_verdict="maybe"),
+            "claim 'c': field 'expected_verdict': quick = 'maybe' (a tier of the claim = 'reproduced', "
+            "'not reproduced' or 'inconclusive')",
+        ),
+        (claim(value="one"), "claim 'c': field 'value' must be float, got 'one'"),
+        (claim(paper_value="x"), "claim 'c': field 'paper_value' must be float, got 'x'"),
+        (claim(factor="x", than="m2", value=None), "claim 'c': field 'factor' must be float, got 'x'"),
+        (claim() + claim(), "claim 'c': duplicate id"),
+        (claim(id="Bad-Id"), "claim #1: id 'Bad-Id' must match [a-z0-9_]+"),
+        (claim(kind=None), "claim 'c': missing field 'kind'"),
+        (claim(statement=None), "claim 'c': missing field 'statement'"),
+        (claim(metric=None), "claim 'c': missing field 'metric'"),
+        (claim(source=None), "claim 'c': missing field 'source'"),
+        (
+            claim(kind="hunch"),
+            "claim 'c': field 'kind' must be 'paper' (the paper states it) or 'check' "
+            "(our own sanity check), got 'hunch'",
+        ),
+        (
+            claim(threshold_from=None),
+            f"{THRESHOLD_FROM}, got None",
+        ),
+        (
+            claim(threshold_from="vibes"),
+            f"{THRESHOLD_FROM}, got 'vibes'",
+        ),
+        (
+            claim(kind="check"),
+            "claim 'c': field 'threshold_from' is for paper claims; a check's threshold is ours",
+        ),
+        (
+            claim(source="our design"),
+            "claim 'c': field 'source' 'our design' must say where the paper makes the claim "
+            "(abstract, section, table, figure, theorem, equation, appendix, algorithm, "
+            "or the authors' README/code)",
+        ),
+        (claim(op="approx", tol_abs=-1.0), "claim 'c': tolerances must not be negative"),
+        (claim(op="approx", tol_rel=-1.0), "claim 'c': tolerances must not be negative"),
     ],
 )
-def test_malformed_claim_names_file_claim_and_field(tmp_path, body, field):
+def test_malformed_claim_is_named_with_its_file_claim_and_field(tmp_path, body, message):
+    """The whole message, file first: what a paper author reads when a claims file is wrong."""
+    path = write(tmp_path, body)
     with pytest.raises(ClaimsError) as err:
-        load_paper_info(write(tmp_path, body))
-    message = str(err.value)
-    assert "claims.toml" in message and field in message
+        load_paper_info(path)
+    assert str(err.value) == f"{path}: {message}"
 
 
 @pytest.mark.parametrize("number", ["inf", "-inf", "nan"])
@@ -189,6 +223,63 @@ def test_paper_table_defaults(tmp_path):
 def test_paper_table_errors_name_file_and_field(tmp_path, head, body, message):
     with pytest.raises(ClaimsError, match=message):
         load_paper_info(write(tmp_path, body, head=head))
+
+
+YEAR = "year = 2020"
+FULL = HEAD + '[tiers.full]\ndescription = "f"\n'
+
+
+@pytest.mark.parametrize(
+    "head, message",
+    [
+        (HEAD.replace('title = "T"', "title = 3"), "[paper]: field 'title' must be str, got 3"),
+        (HEAD.replace('arxiv = "1234.5678"', "arxiv = [1]"), "[paper]: field 'arxiv' must be str, got [1]"),
+        (HEAD.replace(YEAR, YEAR + '\ndevices = "cpu"'), "[paper]: field 'devices' must be list, got 'cpu'"),
+        (HEAD.replace(YEAR, YEAR + '\nthreads = "one"'), "[paper]: field 'threads' must be int, got 'one'"),
+        (
+            HEAD.replace(YEAR, YEAR + '\nrecord_rtol = "x"'),
+            "[paper]: field 'record_rtol' must be float, got 'x'",
+        ),
+        (HEAD.replace(YEAR, YEAR + '\ntags = "a"'), "[paper]: field 'tags' must be list, got 'a'"),
+        (
+            HEAD.replace(YEAR, YEAR + '\nheadline_metrics = "m"'),
+            "[paper]: field 'headline_metrics' must be list, got 'm'",
+        ),
+        (HEAD + 'slow = "s"\n', "[tiers]: unknown tier 'slow' (known: quick, full, paper)"),
+        (HEAD + "full = 3\n", "[tiers].full: a string, or a table with 'description' and 'seeds'"),
+        (
+            HEAD + '[tiers.full]\ndescription = "f"\nlaps = 2\nrounds = 1\n',
+            "[tiers.full]: unknown field(s) laps, rounds",
+        ),
+        (FULL + 'seeds = "five"\n', "[tiers.full]: field 'seeds' must be int, got 'five'"),
+        (FULL + "seeds = true\n", "[tiers.full]: field 'seeds' must be int, got True"),
+        (HEAD.replace("[paper]", "[paperz]"), "missing table [paper]"),
+        (HEAD.replace("[tiers]", "[tierz]"), "missing table [tiers]"),
+    ],
+)
+def test_paper_and_tier_table_errors_are_named_with_their_file_and_table(tmp_path, head, message):
+    path = write(tmp_path, claim(), head=head)
+    with pytest.raises(ClaimsError) as err:
+        load_paper_info(path)
+    assert str(err.value) == f"{path}: {message}"
+
+
+def test_an_integer_threshold_is_a_float_and_a_boolean_is_refused(tmp_path):
+    info = load_paper_info(write(tmp_path, claim().replace("value = 1.0", "value = 2")))
+    assert info.claims[0].value == 2.0 and type(info.claims[0].value) is float
+    assert info.tiers["quick"].name == "quick"
+    path = write(tmp_path, claim().replace("value = 1.0", "value = true"))
+    with pytest.raises(ClaimsError) as err:
+        load_paper_info(path)
+    assert str(err.value) == f"{path}: claim 'c': field 'value' must be float, got True"
+
+
+def test_an_unreadable_claims_file_is_named_with_the_reason(tmp_path):
+    path = tmp_path / "demo" / "claims.toml"
+    path.mkdir(parents=True)
+    with pytest.raises(ClaimsError) as err:
+        load_paper_info(path)
+    assert str(err.value) == f"{path}: cannot be read (Is a directory)"
 
 
 def test_missing_claims_file_is_named(tmp_path):
