@@ -304,3 +304,24 @@ def test_report_variants_match_the_golden_file(fake_papers):
     records, failed = variant_records()
     text = paper_report("good", records, failed)
     assert text == (GOLDEN / "REPORT_variants.md").read_text(encoding="utf-8")
+
+
+def test_reports_are_written_for_papers_with_records_or_failed_attempts_only(fake_papers, tmp_path):
+    """A failed attempt beside a good record reaches that paper's REPORT.md; a paper with only a failed
+    attempt gets a report; a paper with neither (and no folder) gets none; SUMMARY.md and
+    summary.csv come last in the list of files written."""
+    from papers.harness.store import failed_path
+
+    write_record(tmp_path / "good" / "full-cpu.json", fixed_record())
+    boom = fixed_record(status="error", error="RuntimeError: boom", started_at="2026-02-01T00:00:00+00:00")
+    write_record(failed_path(tmp_path, "good", "full", "cpu"), boom)
+    only_failed = fixed_record(paper="nan", tier="quick", status="error", error="ValueError: nan")
+    write_record(failed_path(tmp_path, "nan", "quick", "cpu"), only_failed)
+    written, problems = write_reports(tmp_path)
+    assert problems == []
+    assert written == [tmp_path / "good" / "REPORT.md", tmp_path / "nan" / "REPORT.md",
+                       tmp_path / "SUMMARY.md", tmp_path / "summary.csv"]
+    good = (tmp_path / "good" / "REPORT.md").read_text()
+    assert "**The last attempt failed** (2026-02-01" in good and "RuntimeError: boom" in good
+    assert "ValueError: nan" in (tmp_path / "nan" / "REPORT.md").read_text()
+    assert sorted(p.parent.name for p in tmp_path.rglob("REPORT.md")) == ["good", "nan"]
