@@ -256,3 +256,18 @@ def test_history_through_a_corrupt_version_a_deletion_and_two_tiers(tmp_path):
         "",
     ])
     assert history_markdown("p", []) == "No committed record of `p` in git's history."
+
+
+def test_history_reads_records_of_an_older_schema(tmp_path):
+    """A record written before claims had a kind (or without a verdict) still gives its rows, with
+    those columns empty; a record without claims gives none."""
+    repo, folder = tmp_path / "repo", tmp_path / "repo" / "results" / "p"
+    folder.mkdir(parents=True)
+    _git(repo, "init", "-q")
+    (folder / "quick-cpu.json").write_text(json.dumps({"claims": [{"id": "a", "measured": 1.5}]}))
+    (folder / "full-cpu.json").write_text(json.dumps({"metrics": {}}))
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-qm", "old schema")
+    [version] = claim_history("p", repo / "results")
+    assert (version.tier, version.claim, version.kind, version.verdict, version.measured) == (
+        "quick", "a", "", "", 1.5)
