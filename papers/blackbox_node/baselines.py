@@ -8,8 +8,7 @@ from typing import Callable
 import jax
 import jax.numpy as jnp
 
-from papers.common.jax_dp5 import dp5_solve
-from papers.common.node_digits import ATOL, MAX_ATTEMPTS, RTOL, Forward, field, solve
+from papers.common.node_digits import Forward, field, solve
 
 
 @dataclass(frozen=True)
@@ -65,9 +64,7 @@ class Taylor:
             return jnp.concatenate([f(t, z, params), jnp.mean(dk**2, axis=1, keepdims=True)], axis=1)
 
         za0 = jnp.concatenate([x, jnp.zeros_like(x[:, :1])], axis=1)
-        sol = dp5_solve(
-            augmented, za0, jnp.asarray([0.0, 1.0], x.dtype), params, RTOL, ATOL, max_attempts=MAX_ATTEMPTS
-        )
+        sol = solve(params, za0, f=augmented)
         z1 = sol.ys[-1]
         return Forward(z1[:, :dim], self.weight * jnp.mean(z1[:, dim]), sol.nfe, sol.status)
 

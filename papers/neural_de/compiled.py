@@ -61,20 +61,24 @@ def diffusion(t, y, weights):
     return jax.nn.sigmoid(_mlp(y, weights["diffusion"]))
 
 
-def training_step(solver):
+SOLVERS = {"heun": heun, "reversible_heun": reversible_heun}
+
+
+def _path(solver: str, weights, y0, ts, dW):
+    """The neural SDE's path on ts by `solver` ("heun" or "reversible_heun")."""
+    return SOLVERS[solver](drift, y0, ts, weights, g=diffusion, dW=dW)
+
+
+def forward_solve(solver: str):
+    """The jitted forward solve of the neural SDE by `solver` (no gradient)."""
+    return jax.jit(partial(_path, solver))
+
+
+def training_step(solver: str):
     """The jitted loss-and-gradient of one training step: L = mean of y² over the whole path, and
     ∂L/∂θ for every weight, by `solver` ("heun": backpropagation through Heun's steps;
     "reversible_heun": the reversible adjoint)."""
-    solve = {"heun": heun, "reversible_heun": reversible_heun}[solver]
-
     def loss(weights, y0, ts, dW):
-        ys = solve(drift, y0, ts, weights, g=diffusion, dW=dW)
-        return (ys ** 2).mean()
+        return (_path(solver, weights, y0, ts, dW) ** 2).mean()
 
     return jax.jit(jax.value_and_grad(loss))
-
-
-def forward_solve(solver):
-    """The jitted forward solve of the neural SDE by `solver` (no gradient)."""
-    solve = {"heun": heun, "reversible_heun": reversible_heun}[solver]
-    return jax.jit(lambda weights, y0, ts, dW: solve(drift, y0, ts, weights, g=diffusion, dW=dW))
