@@ -1,10 +1,12 @@
 """List the committed records (results/<paper>/<tier>-<device>.json) that are older than the code
-they were run with: a commit after the record's own `git_commit` touched papers/harness, the
-paper's folder, or a module of papers/common that the paper imports (directly or through another
-common module, read from the code as it is now; papers/common/__init__.py always counts), or the
-record was run from a dirty tree. A stale record may still hold the numbers a rerun would give;
-this says where a rerun is owed, not what it would change. `--all-common` counts every change to
-papers/common, imported or not.
+they were run with: a commit after the record's own `git_commit` touched the paper's folder or a
+module of papers/harness or papers/common that its run executes, or the record was run from a
+dirty tree. The modules a run executes are the paper's imports and the harness modules that run
+seeds and write the record (runner, seed_task, dask_executor), closed over their imports of one
+another (read from the code as it is now; both packages' __init__.py always count). Harness
+modules that only read records (report, site, history, verify, the command line) do not count.
+A stale record may still hold the numbers a rerun would give; this says where a rerun is owed, not
+what it would change. `--all-common` counts every change to papers/common, imported or not.
 
 Usage: python scripts/stale_records.py [--code-only] [--all-common] [--results results]
 `--code-only` ignores Markdown (NOTES.md, a paper's prose) when deciding what touched the code.
@@ -19,36 +21,45 @@ import subprocess
 import sys
 from pathlib import Path
 
-HARNESS = "papers/harness"
+HARNESS_PACKAGE, COMMON_PACKAGE = "papers.harness", "papers.common"
+PACKAGES = (HARNESS_PACKAGE, COMMON_PACKAGE)
 COMMON = "papers/common"
+RUN = ("runner", "seed_task", "dask_executor")  # the harness modules that run seeds and write records
 
 
-def _common_imports(source: Path) -> set[str]:
-    """Names X of the papers.common.X modules a Python file imports (any import form)."""
+def _imports(source: Path) -> set[tuple[str, str]]:
+    """(package, X) of the papers.harness.X and papers.common.X modules a Python file imports (any
+    import form; a name imported from a package may be a module or not, which the caller checks)."""
     found = set()
     for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.ImportFrom) and node.module == "papers.common":
-            found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("papers.common."):
-            found.add(node.module.split(".")[2])
+        if isinstance(node, ast.ImportFrom) and node.module in PACKAGES:
+            found.update((node.module, alias.name) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and ".".join((node.module or "").split(".")[:2]) in PACKAGES:
+            found.add((".".join(node.module.split(".")[:2]), node.module.split(".")[2]))
         elif isinstance(node, ast.Import):
-            found.update(a.name.split(".")[2] for a in node.names if a.name.startswith("papers.common."))
+            found.update(
+                (".".join(a.name.split(".")[:2]), a.name.split(".")[2])
+                for a in node.names
+                if ".".join(a.name.split(".")[:2]) in PACKAGES and a.name.count(".") >= 2
+            )
     return found
 
 
-def common_paths(slug: str, repo: Path) -> list[str]:
-    """papers/common files a paper's code reaches: its folder's imports, closed over the common
-    modules' own imports of one another, and the package's __init__.py."""
-    todo = set().union(*(_common_imports(f) for f in (repo / "papers" / slug).glob("*.py")))
-    seen: set[str] = set()
+def run_paths(slug: str, repo: Path) -> list[str]:
+    """papers/harness and papers/common files a run of `slug` executes: the paper folder's imports
+    and the harness's RUN modules, closed over the two packages' imports of one another, and both
+    packages' __init__.py."""
+    todo = {(HARNESS_PACKAGE, name) for name in (*RUN, "__init__")} | {(COMMON_PACKAGE, "__init__")}
+    todo |= set().union(*(_imports(f) for f in (repo / "papers" / slug).glob("*.py")))
+    seen: set[tuple[str, str]] = set()
     while todo:
-        name = todo.pop()
-        module = repo / COMMON / f"{name}.py"
-        if name in seen or not module.exists():
+        package, name = todo.pop()
+        module = repo / package.replace(".", "/") / f"{name}.py"
+        if (package, name) in seen or not module.exists():
             continue
-        seen.add(name)
-        todo |= _common_imports(module)
-    return [f"{COMMON}/__init__.py", *(f"{COMMON}/{name}.py" for name in sorted(seen))]
+        seen.add((package, name))
+        todo |= _imports(module)
+    return sorted(f"{package.replace('.', '/')}/{name}.py" for package, name in seen)
 
 
 def changed_since(commit: str, paths: list[str], code_only: bool, repo: Path) -> list[str] | None:
@@ -78,8 +89,10 @@ def stale_records(
         if data.get("git_dirty"):
             stale.append((str(record), "run from a dirty tree"))
             continue
-        common = [COMMON] if all_common else common_paths(slug, repo)
-        paths = [HARNESS, *common, f"papers/{slug}"]
+        code = run_paths(slug, repo)
+        if all_common:
+            code = [p for p in code if not p.startswith(COMMON)] + [COMMON]
+        paths = [*code, f"papers/{slug}"]
         files = changed_since(commit, paths, code_only, repo) if commit else None
         if files is None:
             stale.append((str(record), f"its commit {commit[:8] or '(none)'} is not in this history"))

@@ -1,6 +1,7 @@
-"""scripts/stale_records.py: a record is stale when the harness, a papers/common module its paper
-imports (directly or through another) or its own paper's folder changed after its commit, or it was
-run from a dirty tree; other papers' changes, common modules it does not import and (with
+"""scripts/stale_records.py: a record is stale when its paper's folder or a harness or common module
+its run executes (the paper's imports and the harness's seed-running modules, closed over their
+imports) changed after its commit, or it was run from a dirty tree; other papers' changes, modules
+a run does not execute (report.py, site.py, common modules it does not import) and (with
 --code-only) Markdown do not count."""
 
 import importlib.util
@@ -109,3 +110,21 @@ def test_dirty_and_unknown_commits_are_stale_and_the_exit_status_says_so(repo, m
     write_record(repo, "alpha", base)
     write_record(repo, "beta", base)
     assert stale_records.main(["--results", "results"]) == 0
+
+
+def test_only_the_harness_modules_a_run_executes_count(repo):
+    commit_file(repo, "papers/harness/runner.py", "from papers.harness.claims import judge\n")
+    commit_file(repo, "papers/harness/claims.py", "from papers.harness import metric\n")
+    commit_file(repo, "papers/harness/metric.py", "m = 1\n")
+    commit_file(repo, "papers/harness/report.py", "from papers.harness.claims import judge\n")
+    commit_file(repo, "papers/harness/timing_only.py", "t = 1\n")
+    base = commit_file(repo, "papers/alpha/method.py", "from papers.harness import timing_only\n")
+    write_record(repo, "alpha", base)
+    write_record(repo, "beta", base)
+    commit_file(repo, "papers/harness/report.py", "r = 2\n")
+    commit_file(repo, "papers/harness/site.py", "s = 1\n")
+    assert stale_of(repo) == {}
+    commit_file(repo, "papers/harness/timing_only.py", "t = 2\n")
+    assert stale_of(repo) == {"alpha": f"changed since {base[:8]}: papers/harness/timing_only.py"}
+    commit_file(repo, "papers/harness/metric.py", "m = 2\n")
+    assert stale_of(repo)["beta"] == f"changed since {base[:8]}: papers/harness/metric.py"

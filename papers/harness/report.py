@@ -303,14 +303,15 @@ def summary_row(r: Record) -> dict:
 
 
 def _old_rows(results_dir: Path, papers: set[str]) -> list[dict]:
-    """The rows of `papers` in the summary.csv written last time (kept when they cannot be redone)."""
+    """The rows of `papers` in the summary.csv written last time (kept when they cannot be redone),
+    every cell as written: a blank commit stays blank and a paper named `nan` stays a name."""
     import pandas as pd
 
     path = results_dir / "summary.csv"
     if not papers or not path.exists():
         return []
     try:
-        old = pd.read_csv(path, dtype={"commit": str})
+        old = pd.read_csv(path, dtype={"paper": str, "commit": str}, keep_default_na=False)
     except (ValueError, OSError):
         return []
     return [row for row in old.to_dict("records") if row.get("paper") in papers]

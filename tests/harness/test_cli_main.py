@@ -732,3 +732,77 @@ def test_history_keeps_the_claim_and_tier_asked_for(main, monkeypatch):
         (["--claim", "x_below_one", "--tier", "full"], []),
     ):
         assert main("history", "good", *argv) == (0, history.history_markdown("good", kept) + "\n", "")
+
+
+def test_no_command_is_a_one_line_error(capsys):
+    with pytest.raises(SystemExit) as e:
+        cli.main([])
+    assert e.value.code == 2
+    assert capsys.readouterr().err.endswith("papers: error: the following arguments are required: COMMAND\n")
+
+
+def test_a_closed_pipe_sends_the_rest_of_stdout_to_devnull(main, monkeypatch, tmp_path):
+    import os
+    import sys
+
+    def closed(args):
+        raise BrokenPipeError
+
+    out = (tmp_path / "stdout").open("w")
+    monkeypatch.setattr(sys, "stdout", out)
+    monkeypatch.setitem(cli.COMMANDS, "list", closed)
+    assert cli.main(["list"]) == 0
+    os.write(out.fileno(), b"after the reader left")
+    out.close()
+    assert (tmp_path / "stdout").read_text() == ""
+
+
+def test_show_joins_tags_and_devices_and_counts_seeds(main, monkeypatch):
+    info = registry.info("good")
+    quick = dataclasses.replace(info.tiers["quick"], seeds=2)
+    changed = dataclasses.replace(info, tags=("a", "b"), devices=("cpu", "cuda"), tiers={"quick": quick})
+    monkeypatch.setattr(registry, "info", lambda slug: changed)
+    out = main("show", "good")[1].splitlines()
+    assert out[1] == "https://arxiv.org/abs/0000.00000 (2024) · tags: a, b · devices: cpu, cuda"
+    assert out[4] == "  quick (2 seeds): A tiny run."
+
+
+def test_reproduce_passes_the_jobs_asked_for(main, monkeypatch, tmp_path):
+    from papers.harness import runner
+
+    asked = []
+
+    def run_paper(*args, **kwargs):
+        asked.append((args, kwargs))
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(runner, "run_paper", run_paper)
+    assert main("reproduce", "good", "--tier", "quick", "--jobs", "1")[0] == 130
+    assert asked == [(("good", "quick", "auto", 0, tmp_path), {"jobs": 1})]
+
+
+def test_one_line_counts_two_seeds_and_claims_print_checks_without_paper_claims(capsys):
+    from test_report import fixed_record
+
+    record = fixed_record(seeds=[1, 2])
+    assert "; cpu, 2 seeds, 12.3 s" in cli._one_line(record)
+    checks_only = fixed_record(claims=[c for c in record.claims if c.kind == "check"])
+    cli._print_claims(checks_only)
+    out = capsys.readouterr().out
+    assert "\nchecks    paper  measured" in out and "\npaper claims" not in out
+
+
+def test_history_reads_the_folder_asked_for_and_reports_a_history_error(main, monkeypatch, tmp_path):
+    from papers.harness import history
+
+    asked = []
+    monkeypatch.setattr(history, "claim_history", lambda slug, results: asked.append((slug, results)) or [])
+    assert main("history", "good")[0] == 0
+    assert main("history", "good", "--results-dir", "elsewhere")[0] == 0
+    assert asked == [("good", tmp_path), ("good", Path("elsewhere"))]
+
+    def outside(slug, results):
+        raise history.HistoryError("not in git")
+
+    monkeypatch.setattr(history, "claim_history", outside)
+    assert main("history", "good") == (2, "", "papers: error: not in git\n")
