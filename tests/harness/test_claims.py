@@ -129,6 +129,24 @@ THRESHOLD_FROM = "claim 'c': field 'threshold_from' must be 'paper' or 'interpre
         ),
         (claim(op="approx", tol_abs=-1.0), "claim 'c': tolerances must not be negative"),
         (claim(op="approx", tol_rel=-1.0), "claim 'c': tolerances must not be negative"),
+        (claim(id=1), "claim #1: field 'id' must be str, got 1"),
+        (claim(op=1), "claim 'c': field 'op' must be str, got 1"),
+        (claim(threshold_from=1), "claim 'c': field 'threshold_from' must be str, got 1"),
+        (claim(than=1, value=None), "claim 'c': field 'than' must be str, got 1"),
+        (claim(op="between", value=None, low="x", high=1.0), "claim 'c': field 'low' must be float, got 'x'"),
+        (
+            claim(op="between", value=None, low=1.0, high="x"),
+            "claim 'c': field 'high' must be float, got 'x'",
+        ),
+        (claim(op="between", value=None, low=1.0), BETWEEN),
+        (claim(op="approx", tol_abs="x"), "claim 'c': field 'tol_abs' must be float, got 'x'"),
+        (claim(op="approx", tol_rel="x"), "claim 'c': field 'tol_rel' must be float, got 'x'"),
+        (claim(tiers="quick"), "claim 'c': field 'tiers' must be list, got 'quick'"),
+        (claim(colour="red", size=1), "claim 'c': unknown field(s) colour, size"),
+        (
+            claim(expected_verdict=1),
+            "claim 'c': field 'expected_verdict' must be a string or a table of tier = verdict",
+        ),
     ],
 )
 def test_malformed_claim_is_named_with_its_file_claim_and_field(tmp_path, body, message):
@@ -466,3 +484,36 @@ def test_metric_values_are_floats_and_bad_inputs_are_named():
         Metric()
     with pytest.raises(ValueError, match="no samples"):
         interval([])
+
+
+def test_every_field_of_a_claim_is_read_into_it(tmp_path):
+    """Each field as written in claims.toml, and the defaults where a field is left out; a zero
+    tolerance and an empty `between` interval are allowed."""
+    body = (
+        claim(id="a", source="Table 2", op="approx", value=2.5, tol_abs=0.0, tol_rel=0.1, paper_value=2.4,
+              threshold_from="interpretation", tiers=["full"], expected_verdict="inconclusive")
+        + claim(id="b", kind="check", threshold_from=None, source="our design", op="between", value=None,
+                low=1.0, high=1.0)
+        + claim(id="d", op="<", value=None, than="other", factor=2.0)
+        + 'expected_verdict = { quick = "inconclusive" }\n'
+        + claim(id="e", op=">", value=None, than="other")
+    )  # fmt: skip
+    common = {"statement": "s", "metric": "m"}
+    assert load_paper_info(write(tmp_path, body)).claims == (
+        Claim(id="a", source="Table 2", op="approx", value=2.5, tol_abs=0.0, tol_rel=0.1, paper_value=2.4,
+              threshold_from="interpretation", tiers=("full",), expected={"full": "inconclusive"}, **common),
+        Claim(id="b", kind="check", threshold_from=None, source="our design", op="between", low=1.0, high=1.0,
+              **common),
+        Claim(id="d", source="abstract", op="<", than="other", factor=2.0, expected={"quick": "inconclusive"},
+              **common),
+        Claim(id="e", source="abstract", op=">", than="other", **common),
+    )  # fmt: skip
+
+
+def test_the_claims_file_is_named_whole_when_its_path_holds_the_claim_marker(tmp_path):
+    folder = tmp_path / "x: claim #9"
+    folder.mkdir()
+    path = write(folder, claim(op="~"))
+    with pytest.raises(ClaimsError) as err:
+        load_paper_info(path)
+    assert str(err.value) == f"{path}: claim 'c': field 'op' must be one of < <= > >= approx between, got '~'"
