@@ -134,6 +134,21 @@ def test_registry_finds_the_fake_papers(fake_papers):
     assert [k.name for k in kernels_of(registry.kernels_module("good"))] == ["summing"]
 
 
+def test_all_infos_returns_each_broken_claims_file_s_error(fake_papers, monkeypatch):
+    from papers.harness.claims import ClaimsError
+
+    real, error = registry.info, ClaimsError("nan/claims.toml: bad")
+
+    def info(slug):
+        if slug == "nan":
+            raise error
+        return real(slug)
+
+    monkeypatch.setattr(registry, "info", info)
+    infos, errors = registry.all_infos()
+    assert errors == [error] and [i.slug for i in infos] == ["good", "interrupted", "raises", "slow"]
+
+
 def test_git_state_is_read_when_the_run_starts(fake_papers, tmp_path, monkeypatch):
     states = iter([("start-commit", False), ("later-commit", True)])
     monkeypatch.setattr(runner, "git_state", lambda: next(states))
