@@ -543,3 +543,56 @@ def test_the_cluster_runs_the_longest_seeds_first(fake_papers, tmp_path, monkeyp
         (s["start"], t["key"]) for t in stream.data for s in t["startstops"] if s["action"] == "compute"
     )
     assert [key.split("-")[1] for _, key in started] == ["slow", "good"]
+
+
+class FakeSchedulerClient:
+    """A client whose scheduler knows `workers` (asked for with every worker listed)."""
+
+    def __init__(self, workers):
+        self.workers, self.asked = workers, []
+
+    def scheduler_info(self, n_workers):
+        self.asked.append(n_workers)
+        return {"workers": self.workers} if self.workers is not None else {}
+
+
+def test_cluster_gpus_adds_up_every_workers_gpu_resource():
+    client = FakeSchedulerClient({"a": {"resources": {"GPU": 2}}, "b": {"resources": {"gpu": 5}}, "c": {}})
+    assert dask_executor.cluster_gpus(client) == 2 and client.asked == [-1]
+    assert dask_executor.cluster_gpus(FakeSchedulerClient(None)) == 0
+
+
+def test_aggregate_keeps_failed_tasks_invalid_results_and_the_workers_that_ran(fake_papers, tmp_path):
+    from datetime import datetime, timezone
+
+    specs = [{**SPEC, "tier": "full", "index": i, "seed": 7 + i, "n_seeds": 3} for i in range(3)]
+    died = SeedOutcome(0, 7, "error", "the worker died 3 times")
+    invalid = payload(outcome__index=1, outcome__seed=8, seconds="slow")
+    good = payload(outcome__index=2, outcome__seed=9, seconds=1.23456)
+    good["outcome"]["figures"], good["figures"] = [], {}
+    results = tmp_path / "new" / "results"
+    record = dask_executor.aggregate(
+        "good", "full", "cpu", 0, specs, [died, invalid, good], datetime.now(timezone.utc), results,
+        ("a" * 40, True),
+    )  # fmt: skip
+    assert record.error == (
+        "seed 0: the worker died 3 times\nseed 1: invalid result: the result's seconds is str"
+    )
+    assert record.seeds == [7, 8, 9] and (record.git_commit, record.git_dirty) == ("a" * 40, True)
+    assert record.environment["workers"] == [
+        {"seed_index": 2, "hostname": "h", "worker": None, "commit": "a" * 40, "dirty": False, "device": "cpu",
+         "packages": None, "seconds": 1.235}
+    ]  # fmt: skip
+    assert [p.name for p in (results / "good").iterdir()] == ["full-cpu.json"]
+
+
+def test_aggregate_of_seeds_that_all_failed_keeps_this_machines_commit(fake_papers, tmp_path):
+    from datetime import datetime, timezone
+
+    (tmp_path / "good").mkdir()
+    died = SeedOutcome(0, 7, "error", "the worker died 3 times")
+    record = dask_executor.aggregate(
+        "good", "quick", "cpu", 0, [SPEC], [died], datetime.now(timezone.utc), tmp_path, ("c" * 40, None)
+    )
+    assert (record.git_commit, record.git_dirty) == ("c" * 40, None)
+    assert record.environment["workers"] == [] and record.error == "the worker died 3 times"
