@@ -333,3 +333,46 @@ def test_the_cluster_runs_its_housekeeping_at_the_quiet_intervals_and_restores_t
         (worker,) = c.run(lambda: dask.config.get("distributed.worker.profile.enabled")).values()
         assert worker is False
     assert {key: dask.config.get(key) for key in dask_executor.QUIET} == before
+
+
+def test_each_seed_is_submitted_with_its_key_timeout_cancel_event_and_priority(client, tmp_path, monkeypatch):
+    """Seeds are submitted longest first (seconds per seed in the last record), keyed by paper, tier,
+    device, seed index and this run's token, with the run's timeout and cancel event."""
+    from test_report import fixed_record
+
+    from papers.harness.store import write_record
+
+    write_record(
+        tmp_path / "nan" / "quick-cpu.json",
+        fixed_record(paper="nan", tier="quick", wall_seconds=9.0, seeds=[1]),
+    )
+    submitted, real = [], client.submit  # (paper, seed index, timeout, cancel event, options)
+
+    def submit(fn, spec, timeout, cancel, **kwargs):
+        submitted.append((spec["slug"], spec["index"], timeout, cancel, kwargs))
+        return real(fn, spec, timeout, cancel, **kwargs)
+
+    monkeypatch.setattr(client, "submit", submit)
+    dask_executor.run_papers(client, ["good", "nan"], "quick", "cpu", 0, 45.0, tmp_path)
+    [(_, _, _, cancel, _), _] = submitted
+    token = cancel.removeprefix("papers-cancel-")
+    assert re.fullmatch("[0-9a-f]{8}", token)
+    assert submitted == [
+        (slug, 0, 45.0, cancel,
+         {"key": f"papers-{slug}-quick-cpu-seed0-{token}", "resources": None, "priority": p})
+        for slug, p in (("nan", 9), ("good", 0))
+    ]  # fmt: skip
+
+
+def test_a_seed_the_cluster_gives_up_on_is_an_error_of_that_seed(client, tmp_path, monkeypatch):
+    def run(spec, timeout, cancel=None):
+        if spec["index"] == 1:
+            raise RuntimeError("worker lost")
+        return run_in_thread(spec, timeout, cancel)
+
+    monkeypatch.setattr(dask_executor, "run_isolated", run)
+    (result,) = dask_executor.run_papers(client, ["good"], "full", "cpu", 0, 60, tmp_path)
+    assert result.record.status == "error"
+    assert result.record.error == "seed 1: the cluster gave up on this seed: RuntimeError: worker lost"
+    assert result.record.seeds == [runner.derived_seed("good", 0, i) for i in range(3)]
+    assert result.record.started_at.endswith("+00:00")
