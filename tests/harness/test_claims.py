@@ -517,3 +517,65 @@ def test_the_claims_file_is_named_whole_when_its_path_holds_the_claim_marker(tmp
     with pytest.raises(ClaimsError) as err:
         load_paper_info(path)
     assert str(err.value) == f"{path}: claim 'c': field 'op' must be one of < <= > >= approx between, got '~'"
+
+
+@pytest.mark.parametrize(
+    "op, below, at_low, at_high, above",
+    # the interval [4, 5] ends at the threshold 5, [5, 6] starts at it; [3, 4.9] and [5.1, 6] miss it
+    [
+        ("<", REPRODUCED, INCONCLUSIVE, NOT_REPRODUCED, NOT_REPRODUCED),
+        ("<=", REPRODUCED, REPRODUCED, INCONCLUSIVE, NOT_REPRODUCED),
+        (">", NOT_REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE, REPRODUCED),
+        (">=", NOT_REPRODUCED, INCONCLUSIVE, REPRODUCED, REPRODUCED),
+    ],
+)
+def test_an_interval_ending_exactly_at_the_threshold(op, below, at_low, at_high, above):
+    from papers.harness.claims import _verdict
+    from papers.harness.metric import Interval
+
+    def verdict(lo, hi):
+        return _verdict(op, Interval((lo + hi) / 2, lo, hi, 3), 5.0)
+
+    assert [verdict(3.0, 4.9), verdict(4.0, 5.0), verdict(5.0, 6.0), verdict(5.1, 6.0)] == [
+        below,
+        at_low,
+        at_high,
+        above,
+    ]
+
+
+def test_an_interval_touching_a_between_range_from_outside_is_inconclusive():
+    from papers.harness.claims import _verdict
+    from papers.harness.metric import Interval
+
+    def verdict(lo, hi):
+        return _verdict("between", Interval((lo + hi) / 2, lo, hi, 3), (1.0, 2.0))
+
+    assert verdict(0.5, 1.0) == verdict(2.0, 3.0) == INCONCLUSIVE
+    assert verdict(0.0, 0.9) == verdict(2.1, 3.0) == NOT_REPRODUCED and verdict(1.0, 2.0) == REPRODUCED
+
+
+def test_welch_with_a_factor_of_three_and_with_equal_variances_of_the_means():
+    m, base = [1.0, 1.3, 0.7, 1.2], [0.4, 0.9, 0.5]
+    j = judge(make(op="<", value=None, than="base", factor=3.0), {"m": m, "base": base}, "quick")
+    ci = stats.ttest_ind(m, [3 * b for b in base], equal_var=False).confidence_interval(0.95)
+    assert (j.judged_on.low, j.judged_on.high) == pytest.approx((ci.low, ci.high))
+    # var(m)/2 == var(base)/3 == 1: still Welch's interval, not a point
+    j = judge(make(op="<", value=None, than="base"), {"m": [0.0, 2.0], "base": [0.0, 3.0, 0.0]}, "quick")
+    ci = stats.ttest_ind([0.0, 2.0], [0.0, 3.0, 0.0], equal_var=False).confidence_interval(0.95)
+    assert (j.judged_on.low, j.judged_on.high) == pytest.approx((ci.low, ci.high)) and ci.low < ci.high
+    same = judge(make(op="<", value=None, than="base"), {"m": [1.0, 1.0], "base": [3.0, 3.0, 3.0]}, "quick")
+    assert (same.judged_on.n, same.basis) == (5, "difference of means")
+
+
+def test_errors_say_which_metric_is_missing_or_not_finite():
+    c = make()
+    missing = judge(c, {}, "quick")
+    assert (missing.claim, missing.verdict, missing.detail) == (c, ERROR, "metric 'm' missing from the run")
+    nan = judge(c, {"m": [1.0, math.nan]}, "quick")
+    assert (nan.claim, nan.verdict, nan.detail) == (c, ERROR, "metric 'm' is not finite: [1.0, nan]")
+    than = judge(make(op="<", value=None, than="base"), {"m": [1.0]}, "quick")
+    assert (than.verdict, than.measured) == (ERROR, interval([1.0]))
+    assert than.detail == "metric 'base' missing or not finite"
+    with pytest.raises(ValueError, match="^no samples$"):
+        interval([])
