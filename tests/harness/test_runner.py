@@ -191,3 +191,41 @@ def test_every_field_of_the_record_follows_from_the_seeds(fake_papers, tmp_path)
     got = (check.judged_on["mean"], check.judged_on["low"], check.judged_on["high"])
     assert got == pytest.approx((d_mean, d_low, d_high), rel=1e-9)
     assert claims["full_only"].verdict == REPRODUCED and claims["full_only"].measured == 2.0
+
+
+def _build(outcomes, tier="quick"):
+    from datetime import datetime, timezone
+
+    seeds = [o.seed for o in outcomes]
+    started = datetime(2026, 1, 2, tzinfo=timezone.utc)
+    return runner.build_record("good", tier, "cpu", 0, seeds, started, 1.23456, outcomes, ("c" * 40, False),
+                               {"cpu": "C"}, 12.345)  # fmt: skip
+
+
+def test_build_record_of_a_failed_seed_names_it_and_judges_nothing(fake_papers):
+    from papers.harness import Metric
+
+    ok = runner.SeedOutcome(0, 10, metrics={"x": Metric(2.0)}, figures=["quick-cpu-line.png"])
+    record = _build([ok, runner.SeedOutcome(1, 11, "error", "boom")])
+    assert (record.status, record.error, record.metrics, record.figures) == ("error", "seed 1: boom", {}, [])
+    by_id = {c.id: c for c in record.claims}
+    assert by_id["x_at_least_one"].verdict == ERROR and by_id["x_at_least_one"].detail == "error"
+    assert by_id["x_at_least_one"].threshold_from == "paper"
+    assert by_id["full_only"].verdict == NOT_CHECKED == by_id["full_only"].expected_verdict
+    assert (record.wall_seconds, record.peak_memory_mb, record.environment) == (1.235, 12.3, {"cpu": "C"})
+
+
+def test_build_record_names_non_finite_and_missing_metrics_and_still_judges(fake_papers):
+    from papers.harness import Metric
+
+    nan = {"a": Metric(float("nan")), "b": Metric(float("inf"))}
+    metrics = {"x": Metric(2.0), "noise": Metric(0.1), "y": Metric(1.0), **nan}
+    first = runner.SeedOutcome(0, 10, metrics=metrics)
+    second = runner.SeedOutcome(1, 11, metrics={"x": Metric(2.1), **nan})
+    record = _build([first, second])
+    assert record.status == "error"
+    assert record.error == (
+        "non-finite metric(s): a, b; metric(s) missing in some seeds: noise (seed 1), y (seed 1)"
+    )
+    claim = {c.id: c for c in record.claims}["x_at_least_one"]
+    assert (claim.verdict, claim.measured, claim.n) == (REPRODUCED, pytest.approx(2.05), 2)
