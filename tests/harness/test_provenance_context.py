@@ -114,3 +114,42 @@ def test_settings_problems(fake_papers, settings, message):
 
     value = eval(settings.split(" = ", 1)[1], {"Settings": Settings})
     assert any(message in p for p in settings_problems("good", value))
+
+
+def test_progress_bars_only_at_a_terminal_outside_ci(monkeypatch):
+    from papers.harness import context
+
+    class Terminal:
+        def __init__(self, tty):
+            self.tty = tty
+
+        def isatty(self):
+            return self.tty
+
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.setattr(sys, "stderr", Terminal(True))
+    assert context.progress_enabled() is True
+    monkeypatch.setenv("CI", "true")
+    assert not context.progress_enabled()
+    monkeypatch.delenv("CI")
+    monkeypatch.setattr(sys, "stderr", Terminal(False))
+    assert not context.progress_enabled()
+
+
+def test_a_progress_bar_is_labelled_with_the_seed_and_quiet_on_a_pipe(monkeypatch, tmp_path):
+    import tqdm.auto
+
+    from papers.harness import context
+
+    bars = []
+    monkeypatch.setattr(tqdm.auto, "tqdm", lambda iterable, **kw: bars.append((iterable, kw)) or "bar")
+    monkeypatch.setattr(context, "progress_enabled", lambda: True)
+    ctx = context.RunContext("p", "quick", "cpu", 0, tmp_path, seed_index=1, n_seeds=2)
+    assert ctx.progress([1, 2], total=2, desc="train", unit="it") == "bar"
+    single = context.RunContext("p", "quick", "cpu", 0, tmp_path)
+    single.progress(None, total=3)
+    common = {"file": sys.stderr, "leave": False, "dynamic_ncols": True}
+    assert bars == [
+        ([1, 2], {"total": 2, "desc": "train [seed 2/2]", "disable": False, "unit": "it", **common}),
+        (None, {"total": 3, "desc": "p", "disable": False, **common}),
+    ]
