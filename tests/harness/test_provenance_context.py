@@ -136,7 +136,7 @@ def test_progress_bars_only_at_a_terminal_outside_ci(monkeypatch):
     assert not context.progress_enabled()
 
 
-def test_a_progress_bar_is_labelled_with_the_seed_and_quiet_on_a_pipe(monkeypatch, tmp_path):
+def test_a_progress_bar_is_labelled_with_the_seed_and_drawn_on_stderr(monkeypatch, tmp_path):
     import tqdm.auto
 
     from papers.harness import context
