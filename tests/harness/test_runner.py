@@ -229,3 +229,59 @@ def test_build_record_names_non_finite_and_missing_metrics_and_still_judges(fake
     )
     claim = {c.id: c for c in record.claims}["x_at_least_one"]
     assert (claim.verdict, claim.measured, claim.n) == (REPRODUCED, pytest.approx(2.05), 2)
+
+
+def test_run_seed_passes_its_context_and_thread_limit_and_reports_each_failure(
+    fake_papers, monkeypatch, capsys, tmp_path
+):
+    """The paper's answer is chosen by the device name here (a stand-in experiment)."""
+    import dataclasses
+    import re
+    import types
+
+    contexts, limits = [], []
+    info = dataclasses.replace(registry.info("good"), threads=1)
+    monkeypatch.setattr(registry, "info", lambda slug: info)
+
+    class Limit:
+        def __init__(self, n):
+            limits.append(n)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+    monkeypatch.setattr(runner, "limit_threads", Limit)
+
+    def deep(n):
+        if n == 0:
+            raise ValueError("bad")
+        deep(n - 1)
+
+    answers = {"ok": lambda: {"x": 1.0}, "list": lambda: [1.0], "todo": lambda: NotImplementedError(""),
+               "why": lambda: NotImplementedError("not in this tier"), "deep": lambda: deep(5)}  # fmt: skip
+
+    def run(ctx):
+        contexts.append((ctx.jobs, ctx.seed_index, ctx.n_seeds, ctx.seed, ctx.tier))
+        answer = answers[ctx.device]()
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    monkeypatch.setattr(registry, "experiment", lambda slug: types.SimpleNamespace(run=run))
+    ok = runner.run_seed("good", "quick", "ok", 7, 1, 2, str(tmp_path), jobs=3)
+    assert (ok.status, ok.metrics["x"].value, contexts, limits) == ("ok", 1.0, [(3, 1, 2, 7, "quick")], [1])
+    assert re.fullmatch(r"\[good\] quick tier, seed 2 of 2: ok in \d\.\d s\n", capsys.readouterr().err)
+    wrong = runner.run_seed("good", "quick", "list", 7, 0, 1, str(tmp_path))
+    assert wrong.error.startswith("TypeError: run() returned list, not a dict of metrics\n")
+    assert capsys.readouterr().err == ""  # one seed: no line per seed
+    todo = runner.run_seed("good", "quick", "todo", 7, 0, 1, str(tmp_path))
+    assert (todo.status, todo.error) == ("not run", "tier quick is declared but not implemented")
+    why = runner.run_seed("good", "quick", "why", 7, 0, 1, str(tmp_path))
+    assert (why.status, why.error) == ("not run", "not in this tier")
+    failed = runner.run_seed("good", "quick", "deep", 7, 0, 1, str(tmp_path))
+    assert failed.status == "error" and failed.error.startswith("ValueError: bad\nTraceback")
+    assert failed.error.count('  File "') == 4  # the last four frames: where it failed, not the harness
+    assert "in deep" in failed.error and "in run_seed" not in failed.error
