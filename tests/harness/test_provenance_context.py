@@ -153,3 +153,27 @@ def test_a_progress_bar_is_labelled_with_the_seed_and_drawn_on_stderr(monkeypatc
         ([1, 2], {"total": 2, "desc": "train [seed 2/2]", "disable": False, "unit": "it", **common}),
         (None, {"total": 3, "desc": "p", "disable": False, **common}),
     ]
+
+
+def test_git_state_reads_the_repository_not_the_working_directory(tmp_path, monkeypatch):
+    def git(*args):
+        return subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=repo,
+                              capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+
+    repo, elsewhere = tmp_path / "repo", tmp_path / "elsewhere"
+    repo.mkdir(), elsewhere.mkdir()
+    git("init", "-q")
+    (repo / "code.py").write_text("x = 1\n")
+    (repo / "results").mkdir()
+    (repo / "results" / "r.json").write_text("{}")
+    git("add", "code.py", "results/r.json")
+    git("commit", "-q", "-m", "one")
+    monkeypatch.setattr(provenance, "REPO", repo)
+    monkeypatch.chdir(elsewhere)
+    assert provenance.git_state() == (git("rev-parse", "HEAD"), False)
+    (repo / "results" / "r.json").write_text('{"a": 1}')
+    assert provenance.git_state()[1] is False  # results/ is not code
+    (repo / "code.py").write_text("x = 2\n")
+    assert provenance.git_state()[1] is True
+    monkeypatch.setattr(provenance, "REPO", elsewhere)
+    assert provenance.git_state() == (None, None)
