@@ -168,8 +168,9 @@ def test_provenance_off_a_worker_and_the_cancel_check_without_an_event(monkeypat
 
 class FakeServer:
     """Stands in for the seed server: start_seed(folder) runs the seed in a thread of this process
-    (`run`: write the outcome and exit status 0; `hang`: nothing until killed; `crash`: status 3 and
-    a log, no outcome; `die`: the server itself exits), and os.killpg/os.kill write status -9."""
+    (`run`: write the outcome and exit status 0; `hang`: nothing until killed; `slow to die`: the
+    same, reaped 0.3 s after the kill; `crash`: status 3 and a log, no outcome; `die`: the server
+    itself exits), and os.killpg/os.kill write status -9."""
 
     def __init__(self, monkeypatch, mode):
         import threading
@@ -203,6 +204,13 @@ class FakeServer:
         self.killed.append(("group", pid, sig))
         if self.mode == "hang":
             (self.folder / seed_task.STATUS).write_text("-9")
+        elif self.mode == "slow to die":  # reaped 0.3 s after the kill
+
+            def reaped():
+                time.sleep(0.3)
+                (self.folder / seed_task.STATUS).write_text("-9")
+
+            self.threading.Thread(target=reaped).start()
 
     def kill_one(self, pid, sig):
         self.killed.append(("one", pid, sig))
@@ -376,3 +384,14 @@ def test_a_seed_the_cluster_gives_up_on_is_an_error_of_that_seed(client, tmp_pat
     assert result.record.error == "seed 1: the cluster gave up on this seed: RuntimeError: worker lost"
     assert result.record.seeds == [runner.derived_seed("good", 0, i) for i in range(3)]
     assert result.record.started_at.endswith("+00:00")
+
+
+def test_a_killed_seed_is_waited_for_until_its_server_reaps_it(fake_papers, monkeypatch, deadline):
+    """After the kill, run_isolated polls every 50 ms until the exit status is written (or 10 s pass),
+    so the seed's folder is not removed under a process still writing to it."""
+    FakeServer(monkeypatch, "slow to die")
+    t0 = time.perf_counter()
+    result = seed_task.run_isolated(SEED, 0.2)
+    waited = time.perf_counter() - t0
+    assert result["outcome"]["error"] == "timed out after 0.2 s"
+    assert 0.5 + 0.3 <= result["seconds"] <= waited < 1.3  # first poll at 0.5 s, then 0.3 s to the reaping
