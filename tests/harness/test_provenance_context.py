@@ -177,3 +177,15 @@ def test_git_state_reads_the_repository_not_the_working_directory(tmp_path, monk
     assert provenance.git_state()[1] is True
     monkeypatch.setattr(provenance, "REPO", elsewhere)
     assert provenance.git_state() == (None, None)
+
+
+def test_cpu_model_is_the_model_name_line_of_cpuinfo_and_missing_packages_are_none(monkeypatch):
+    from pathlib import Path
+
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        expected = re.search(r"^model name\s*:(.*)$", cpuinfo.read_text(), re.M)
+        assert expected and provenance.cpu_model() == expected.group(1).strip()
+    monkeypatch.setattr(provenance, "PACKAGES", ("numpy", "no-such-package-here"))
+    versions = provenance.package_versions()
+    assert versions["no-such-package-here"] is None and versions["numpy"] == np.__version__
