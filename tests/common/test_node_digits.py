@@ -420,3 +420,31 @@ def test_a_training_step_adds_its_clock_span_and_nfe(monkeypatch):
     assert trainer.nfe == [17] and trainer.train_time == 1.5
     trainer.step()
     assert trainer.nfe == [17, 17] and trainer.train_time == 3.5 and trainer.losses == [0.75, 0.75]
+
+
+def test_kernel_inputs_are_the_seed_0_split_weights_and_first_images_in_float64():
+    from sklearn.datasets import load_digits
+
+    was_x64 = jax.config.jax_enable_x64
+    try:
+        data, params, x = nd.kernel_inputs(5, "cpu")
+        assert jax.config.jax_enable_x64
+    finally:  # kernel_inputs switches the whole process to float64; other tests expect the default
+        jax.config.update("jax_enable_x64", was_x64)
+    assert x.dtype == jnp.float64 and x.shape == (5, 64)
+    np.testing.assert_array_equal(np.asarray(x), np.asarray(data.X_train[:5]))
+    assert data.X_train.shape[0] + data.X_test.shape[0] == load_digits().data.shape[0]
+    with float64():
+        expected = init_params(64, 0)
+    for layer in ("inner", "outer", "head"):
+        np.testing.assert_array_equal(np.asarray(params[layer]["w"]), np.asarray(expected[layer]["w"]))
+    assert params["inner"]["w"].shape == (64, 65)
+
+
+def test_run_comparison_trains_draws_and_measures_the_same_results(monkeypatch):
+    calls = []
+    monkeypatch.setattr(nd, "compare_arms", lambda c, arms, s: calls.append(("arms", c, arms, s)) or "res")
+    monkeypatch.setattr(nd, "plot_comparison", lambda ctx, results: calls.append(("plot", ctx, results)))
+    monkeypatch.setattr(nd, "comparison_metrics", lambda results: calls.append(("metrics", results)) or "m")
+    assert nd.run_comparison("ctx", {"a": 1}, "s") == ("res", "m")
+    assert calls == [("arms", "ctx", {"a": 1}, "s"), ("plot", "ctx", "res"), ("metrics", "res")]

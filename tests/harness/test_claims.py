@@ -129,6 +129,24 @@ THRESHOLD_FROM = "claim 'c': field 'threshold_from' must be 'paper' or 'interpre
         ),
         (claim(op="approx", tol_abs=-1.0), "claim 'c': tolerances must not be negative"),
         (claim(op="approx", tol_rel=-1.0), "claim 'c': tolerances must not be negative"),
+        (claim(id=1), "claim #1: field 'id' must be str, got 1"),
+        (claim(op=1), "claim 'c': field 'op' must be str, got 1"),
+        (claim(threshold_from=1), "claim 'c': field 'threshold_from' must be str, got 1"),
+        (claim(than=1, value=None), "claim 'c': field 'than' must be str, got 1"),
+        (claim(op="between", value=None, low="x", high=1.0), "claim 'c': field 'low' must be float, got 'x'"),
+        (
+            claim(op="between", value=None, low=1.0, high="x"),
+            "claim 'c': field 'high' must be float, got 'x'",
+        ),
+        (claim(op="between", value=None, low=1.0), BETWEEN),
+        (claim(op="approx", tol_abs="x"), "claim 'c': field 'tol_abs' must be float, got 'x'"),
+        (claim(op="approx", tol_rel="x"), "claim 'c': field 'tol_rel' must be float, got 'x'"),
+        (claim(tiers="quick"), "claim 'c': field 'tiers' must be list, got 'quick'"),
+        (claim(colour="red", size=1), "claim 'c': unknown field(s) colour, size"),
+        (
+            claim(expected_verdict=1),
+            "claim 'c': field 'expected_verdict' must be a string or a table of tier = verdict",
+        ),
     ],
 )
 def test_malformed_claim_is_named_with_its_file_claim_and_field(tmp_path, body, message):
@@ -465,4 +483,99 @@ def test_metric_values_are_floats_and_bad_inputs_are_named():
     with pytest.raises(TypeError, match="needs a value or samples"):
         Metric()
     with pytest.raises(ValueError, match="no samples"):
+        interval([])
+
+
+def test_every_field_of_a_claim_is_read_into_it(tmp_path):
+    """Each field as written in claims.toml, and the defaults where a field is left out; a zero
+    tolerance and an empty `between` interval are allowed."""
+    body = (
+        claim(id="a", source="Table 2", op="approx", value=2.5, tol_abs=0.0, tol_rel=0.1, paper_value=2.4,
+              threshold_from="interpretation", tiers=["full"], expected_verdict="inconclusive")
+        + claim(id="b", kind="check", threshold_from=None, source="our design", op="between", value=None,
+                low=1.0, high=1.0)
+        + claim(id="d", op="<", value=None, than="other", factor=2.0)
+        + 'expected_verdict = { quick = "inconclusive" }\n'
+        + claim(id="e", op=">", value=None, than="other")
+    )  # fmt: skip
+    common = {"statement": "s", "metric": "m"}
+    assert load_paper_info(write(tmp_path, body)).claims == (
+        Claim(id="a", source="Table 2", op="approx", value=2.5, tol_abs=0.0, tol_rel=0.1, paper_value=2.4,
+              threshold_from="interpretation", tiers=("full",), expected={"full": "inconclusive"}, **common),
+        Claim(id="b", kind="check", threshold_from=None, source="our design", op="between", low=1.0, high=1.0,
+              **common),
+        Claim(id="d", source="abstract", op="<", than="other", factor=2.0, expected={"quick": "inconclusive"},
+              **common),
+        Claim(id="e", source="abstract", op=">", than="other", **common),
+    )  # fmt: skip
+
+
+def test_the_claims_file_is_named_whole_when_its_path_holds_the_claim_marker(tmp_path):
+    folder = tmp_path / "x: claim #9"
+    folder.mkdir()
+    path = write(folder, claim(op="~"))
+    with pytest.raises(ClaimsError) as err:
+        load_paper_info(path)
+    assert str(err.value) == f"{path}: claim 'c': field 'op' must be one of < <= > >= approx between, got '~'"
+
+
+@pytest.mark.parametrize(
+    "op, below, at_low, at_high, above",
+    # the interval [4, 5] ends at the threshold 5, [5, 6] starts at it; [3, 4.9] and [5.1, 6] miss it
+    [
+        ("<", REPRODUCED, INCONCLUSIVE, NOT_REPRODUCED, NOT_REPRODUCED),
+        ("<=", REPRODUCED, REPRODUCED, INCONCLUSIVE, NOT_REPRODUCED),
+        (">", NOT_REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE, REPRODUCED),
+        (">=", NOT_REPRODUCED, INCONCLUSIVE, REPRODUCED, REPRODUCED),
+    ],
+)
+def test_an_interval_ending_exactly_at_the_threshold(op, below, at_low, at_high, above):
+    from papers.harness.claims import _verdict
+    from papers.harness.metric import Interval
+
+    def verdict(lo, hi):
+        return _verdict(op, Interval((lo + hi) / 2, lo, hi, 3), 5.0)
+
+    assert [verdict(3.0, 4.9), verdict(4.0, 5.0), verdict(5.0, 6.0), verdict(5.1, 6.0)] == [
+        below,
+        at_low,
+        at_high,
+        above,
+    ]
+
+
+def test_an_interval_touching_a_between_range_from_outside_is_inconclusive():
+    from papers.harness.claims import _verdict
+    from papers.harness.metric import Interval
+
+    def verdict(lo, hi):
+        return _verdict("between", Interval((lo + hi) / 2, lo, hi, 3), (1.0, 2.0))
+
+    assert verdict(0.5, 1.0) == verdict(2.0, 3.0) == INCONCLUSIVE
+    assert verdict(0.0, 0.9) == verdict(2.1, 3.0) == NOT_REPRODUCED and verdict(1.0, 2.0) == REPRODUCED
+
+
+def test_welch_with_a_factor_of_three_and_with_equal_variances_of_the_means():
+    m, base = [1.0, 1.3, 0.7, 1.2], [0.4, 0.9, 0.5]
+    j = judge(make(op="<", value=None, than="base", factor=3.0), {"m": m, "base": base}, "quick")
+    ci = stats.ttest_ind(m, [3 * b for b in base], equal_var=False).confidence_interval(0.95)
+    assert (j.judged_on.low, j.judged_on.high) == pytest.approx((ci.low, ci.high))
+    # var(m)/2 == var(base)/3 == 1: still Welch's interval, not a point
+    j = judge(make(op="<", value=None, than="base"), {"m": [0.0, 2.0], "base": [0.0, 3.0, 0.0]}, "quick")
+    ci = stats.ttest_ind([0.0, 2.0], [0.0, 3.0, 0.0], equal_var=False).confidence_interval(0.95)
+    assert (j.judged_on.low, j.judged_on.high) == pytest.approx((ci.low, ci.high)) and ci.low < ci.high
+    same = judge(make(op="<", value=None, than="base"), {"m": [1.0, 1.0], "base": [3.0, 3.0, 3.0]}, "quick")
+    assert (same.judged_on.n, same.basis) == (5, "difference of means")
+
+
+def test_errors_say_which_metric_is_missing_or_not_finite():
+    c = make()
+    missing = judge(c, {}, "quick")
+    assert (missing.claim, missing.verdict, missing.detail) == (c, ERROR, "metric 'm' missing from the run")
+    nan = judge(c, {"m": [1.0, math.nan]}, "quick")
+    assert (nan.claim, nan.verdict, nan.detail) == (c, ERROR, "metric 'm' is not finite: [1.0, nan]")
+    than = judge(make(op="<", value=None, than="base"), {"m": [1.0]}, "quick")
+    assert (than.verdict, than.measured) == (ERROR, interval([1.0]))
+    assert than.detail == "metric 'base' missing or not finite"
+    with pytest.raises(ValueError, match="^no samples$"):
         interval([])

@@ -543,3 +543,113 @@ def test_the_cluster_runs_the_longest_seeds_first(fake_papers, tmp_path, monkeyp
         (s["start"], t["key"]) for t in stream.data for s in t["startstops"] if s["action"] == "compute"
     )
     assert [key.split("-")[1] for _, key in started] == ["slow", "good"]
+
+
+class FakeSchedulerClient:
+    """A client whose scheduler knows `workers` (asked for with every worker listed)."""
+
+    def __init__(self, workers):
+        self.workers, self.asked = workers, []
+
+    def scheduler_info(self, n_workers):
+        self.asked.append(n_workers)
+        return {"workers": self.workers} if self.workers is not None else {}
+
+
+def test_cluster_gpus_adds_up_every_workers_gpu_resource():
+    client = FakeSchedulerClient({"a": {"resources": {"GPU": 2}}, "b": {"resources": {"gpu": 5}}, "c": {}})
+    assert dask_executor.cluster_gpus(client) == 2 and client.asked == [-1]
+    assert dask_executor.cluster_gpus(FakeSchedulerClient(None)) == 0
+
+
+def test_aggregate_keeps_failed_tasks_invalid_results_and_the_workers_that_ran(fake_papers, tmp_path):
+    from datetime import datetime, timezone
+
+    specs = [{**SPEC, "tier": "full", "index": i, "seed": 7 + i, "n_seeds": 3} for i in range(3)]
+    died = SeedOutcome(0, 7, "error", "the worker died 3 times")
+    invalid = payload(outcome__index=1, outcome__seed=8, seconds="slow")
+    good = payload(outcome__index=2, outcome__seed=9, seconds=1.23456)
+    good["outcome"]["figures"], good["figures"] = [], {}
+    results = tmp_path / "new" / "results"
+    record = dask_executor.aggregate(
+        "good", "full", "cpu", 0, specs, [died, invalid, good], datetime.now(timezone.utc), results,
+        ("a" * 40, True),
+    )  # fmt: skip
+    assert record.error == (
+        "seed 0: the worker died 3 times\nseed 1: invalid result: the result's seconds is str"
+    )
+    assert record.seeds == [7, 8, 9] and (record.git_commit, record.git_dirty) == ("a" * 40, True)
+    assert record.environment["workers"] == [
+        {"seed_index": 2, "hostname": "h", "worker": None, "commit": "a" * 40, "dirty": False,
+         "device": "cpu", "packages": None, "seconds": 1.235}
+    ]  # fmt: skip
+    assert [p.name for p in (results / "good").iterdir()] == ["full-cpu.json"]
+
+
+def test_aggregate_of_seeds_that_all_failed_keeps_this_machines_commit(fake_papers, tmp_path):
+    from datetime import datetime, timezone
+
+    (tmp_path / "good").mkdir()
+    died = SeedOutcome(0, 7, "error", "the worker died 3 times")
+    record = dask_executor.aggregate(
+        "good", "quick", "cpu", 0, [SPEC], [died], datetime.now(timezone.utc), tmp_path, ("c" * 40, None)
+    )
+    assert (record.git_commit, record.git_dirty) == ("c" * 40, None)
+    assert record.environment["workers"] == [] and record.error == "the worker died 3 times"
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"outcome": "ok"}, "the outcome is str"),
+        ({"outcome__index": 1}, "the result is for seed 1, not seed 0"),
+        ({"outcome__status": "fine"}, "status 'fine'"),
+        ({"outcome__error": 3}, "the error is int"),
+        ({"outcome__metrics": "m"}, "the metrics is str"),
+        ({"outcome__metrics": {"x": 3}}, "metric 'x' is int"),
+        ({"outcome__metrics": {"x": {"value": 1.0, "samples": "ab"}}}, "the samples of metric 'x' is str"),
+        ({"outcome__metrics": {1: {"value": 1.0}}}, "metric 1: a metric name is int"),
+        (
+            {"outcome__metrics": {"x": {"value": 1.0, "lower_is_better": "y"}}},
+            "metric 'x': the direction of 'x' is str",
+        ),
+        (
+            {"outcome__metrics": {"x": {"value": 1.0, "volatile": 1}}},
+            "metric 'x': the volatile flag of 'x' is int",
+        ),
+        ({"figures": "f"}, "the figures is str"),
+        ({"outcome__figures": "f"}, "the figure list is str"),
+        ({"outcome__figures": [3]}, "a figure name is int"),
+    ],
+)
+def test_a_bad_result_is_refused_with_the_whole_reason(change, message):
+    with pytest.raises(dask_executor.BadResult) as exc:
+        dask_executor.seed_from_payload(payload(**change), SPEC)
+    assert str(exc.value) == message
+
+
+def test_a_result_that_is_not_a_table_or_has_no_figures_table():
+    with pytest.raises(dask_executor.BadResult) as exc:
+        dask_executor.seed_from_payload("ok", SPEC)
+    assert str(exc.value) == "the result is str"
+    no_figures = payload()
+    del no_figures["figures"]
+    with pytest.raises(dask_executor.BadResult) as exc:
+        dask_executor.seed_from_payload(no_figures, SPEC)
+    assert str(exc.value) == "figure quick-cpu-line.png is not a PNG"
+
+
+def test_a_metric_sent_without_unit_or_flags_gets_the_metric_defaults():
+    outcome, _, _ = dask_executor.seed_from_payload(payload(outcome__metrics={"x": {"value": 1.0}}), SPEC)
+    x = outcome.metrics["x"]
+    assert (x.unit, x.lower_is_better, x.volatile) == ("", True, False)
+
+
+def test_auto_runs_a_cuda_paper_on_cuda_only_when_a_worker_has_a_gpu(fake_papers, monkeypatch):
+    from papers.harness import registry
+
+    info = dataclasses.replace(registry.info("good"), devices=("cpu", "cuda"))
+    monkeypatch.setattr(registry, "info", lambda slug: info)
+    assert dask_executor.resolve_device("good", "quick", "auto", gpus=1) == "cuda"
+    assert dask_executor.resolve_device("good", "quick", "auto", gpus=0) == "cpu"
+    assert dask_executor.resolve_device("good", "quick", "cuda", gpus=0) == "cuda"

@@ -168,8 +168,9 @@ def test_provenance_off_a_worker_and_the_cancel_check_without_an_event(monkeypat
 
 class FakeServer:
     """Stands in for the seed server: start_seed(folder) runs the seed in a thread of this process
-    (`run`: write the outcome and exit status 0; `hang`: nothing until killed; `crash`: status 3 and
-    a log, no outcome; `die`: the server itself exits), and os.killpg/os.kill write status -9."""
+    (`run`: write the outcome and exit status 0; `hang`: nothing until killed; `slow to die`: the
+    same, reaped 0.3 s after the kill; `crash`: status 3 and a log, no outcome; `die`: the server
+    itself exits), and os.killpg/os.kill write status -9."""
 
     def __init__(self, monkeypatch, mode):
         import threading
@@ -203,6 +204,13 @@ class FakeServer:
         self.killed.append(("group", pid, sig))
         if self.mode == "hang":
             (self.folder / seed_task.STATUS).write_text("-9")
+        elif self.mode == "slow to die":  # reaped 0.3 s after the kill
+
+            def reaped():
+                time.sleep(0.3)
+                (self.folder / seed_task.STATUS).write_text("-9")
+
+            self.threading.Thread(target=reaped).start()
 
     def kill_one(self, pid, sig):
         self.killed.append(("one", pid, sig))
@@ -333,3 +341,55 @@ def test_the_cluster_runs_its_housekeeping_at_the_quiet_intervals_and_restores_t
         (worker,) = c.run(lambda: dask.config.get("distributed.worker.profile.enabled")).values()
         assert worker is False
     assert {key: dask.config.get(key) for key in dask_executor.QUIET} == before
+
+
+def test_each_seed_is_submitted_with_its_key_timeout_cancel_event_and_priority(client, tmp_path, monkeypatch):
+    """Seeds are submitted longest first (seconds per seed in the last record), keyed by paper, tier,
+    device, seed index and this run's token, with the run's timeout and cancel event."""
+    from test_report import fixed_record
+
+    from papers.harness.store import write_record
+
+    write_record(
+        tmp_path / "nan" / "quick-cpu.json",
+        fixed_record(paper="nan", tier="quick", wall_seconds=9.0, seeds=[1]),
+    )
+    submitted, real = [], client.submit  # (paper, seed index, timeout, cancel event, options)
+
+    def submit(fn, spec, timeout, cancel, **kwargs):
+        submitted.append((spec["slug"], spec["index"], timeout, cancel, kwargs))
+        return real(fn, spec, timeout, cancel, **kwargs)
+
+    monkeypatch.setattr(client, "submit", submit)
+    dask_executor.run_papers(client, ["good", "nan"], "quick", "cpu", 0, 45.0, tmp_path)
+    [(_, _, _, cancel, _), _] = submitted
+    token = cancel.removeprefix("papers-cancel-")
+    assert re.fullmatch("[0-9a-f]{8}", token)
+    assert submitted == [
+        (slug, 0, 45.0, cancel,
+         {"key": f"papers-{slug}-quick-cpu-seed0-{token}", "resources": None, "priority": p})
+        for slug, p in (("nan", 9), ("good", 0))
+    ]  # fmt: skip
+
+
+def test_a_seed_the_cluster_gives_up_on_is_an_error_of_that_seed(client, tmp_path, monkeypatch):
+    def run(spec, timeout, cancel=None):
+        if spec["index"] == 1:
+            raise RuntimeError("worker lost")
+        return run_in_thread(spec, timeout, cancel)
+
+    monkeypatch.setattr(dask_executor, "run_isolated", run)
+    (result,) = dask_executor.run_papers(client, ["good"], "full", "cpu", 0, 60, tmp_path)
+    assert result.record.status == "error"
+    assert result.record.error == "seed 1: the cluster gave up on this seed: RuntimeError: worker lost"
+    assert result.record.seeds == [runner.derived_seed("good", 0, i) for i in range(3)]
+    assert result.record.started_at.endswith("+00:00")
+
+
+def test_a_killed_seed_is_waited_for_until_its_server_reaps_it(fake_papers, monkeypatch, deadline):
+    """After the kill, run_isolated polls every 50 ms until the exit status is written (or 10 s pass),
+    so the seed's folder is not removed under a process still writing to it."""
+    FakeServer(monkeypatch, "slow to die")
+    result = seed_task.run_isolated(SEED, 0.2)
+    assert result["outcome"]["error"] == "timed out after 0.2 s"
+    assert 0.5 + 0.3 <= result["seconds"] < 1.3  # the first poll at 0.5 s, then 0.3 s to the reaping

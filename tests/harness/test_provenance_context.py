@@ -114,3 +114,78 @@ def test_settings_problems(fake_papers, settings, message):
 
     value = eval(settings.split(" = ", 1)[1], {"Settings": Settings})
     assert any(message in p for p in settings_problems("good", value))
+
+
+def test_progress_bars_only_at_a_terminal_outside_ci(monkeypatch):
+    from papers.harness import context
+
+    class Terminal:
+        def __init__(self, tty):
+            self.tty = tty
+
+        def isatty(self):
+            return self.tty
+
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.setattr(sys, "stderr", Terminal(True))
+    assert context.progress_enabled() is True
+    monkeypatch.setenv("CI", "true")
+    assert not context.progress_enabled()
+    monkeypatch.delenv("CI")
+    monkeypatch.setattr(sys, "stderr", Terminal(False))
+    assert not context.progress_enabled()
+
+
+def test_a_progress_bar_is_labelled_with_the_seed_and_drawn_on_stderr(monkeypatch, tmp_path):
+    import tqdm.auto
+
+    from papers.harness import context
+
+    bars = []
+    monkeypatch.setattr(tqdm.auto, "tqdm", lambda iterable, **kw: bars.append((iterable, kw)) or "bar")
+    monkeypatch.setattr(context, "progress_enabled", lambda: True)
+    ctx = context.RunContext("p", "quick", "cpu", 0, tmp_path, seed_index=1, n_seeds=2)
+    assert ctx.progress([1, 2], total=2, desc="train", unit="it") == "bar"
+    single = context.RunContext("p", "quick", "cpu", 0, tmp_path)
+    single.progress(None, total=3)
+    common = {"file": sys.stderr, "leave": False, "dynamic_ncols": True}
+    assert bars == [
+        ([1, 2], {"total": 2, "desc": "train [seed 2/2]", "disable": False, "unit": "it", **common}),
+        (None, {"total": 3, "desc": "p", "disable": False, **common}),
+    ]
+
+
+def test_git_state_reads_the_repository_not_the_working_directory(tmp_path, monkeypatch):
+    def git(*args):
+        return subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=repo,
+                              capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+
+    repo, elsewhere = tmp_path / "repo", tmp_path / "elsewhere"
+    repo.mkdir(), elsewhere.mkdir()
+    git("init", "-q")
+    (repo / "code.py").write_text("x = 1\n")
+    (repo / "results").mkdir()
+    (repo / "results" / "r.json").write_text("{}")
+    git("add", "code.py", "results/r.json")
+    git("commit", "-q", "-m", "one")
+    monkeypatch.setattr(provenance, "REPO", repo)
+    monkeypatch.chdir(elsewhere)
+    assert provenance.git_state() == (git("rev-parse", "HEAD"), False)
+    (repo / "results" / "r.json").write_text('{"a": 1}')
+    assert provenance.git_state()[1] is False  # results/ is not code
+    (repo / "code.py").write_text("x = 2\n")
+    assert provenance.git_state()[1] is True
+    monkeypatch.setattr(provenance, "REPO", elsewhere)
+    assert provenance.git_state() == (None, None)
+
+
+def test_cpu_model_is_the_model_name_line_of_cpuinfo_and_missing_packages_are_none(monkeypatch):
+    from pathlib import Path
+
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        expected = re.search(r"^model name\s*:(.*)$", cpuinfo.read_text(), re.M)
+        assert expected and provenance.cpu_model() == expected.group(1).strip()
+    monkeypatch.setattr(provenance, "PACKAGES", ("numpy", "no-such-package-here"))
+    versions = provenance.package_versions()
+    assert versions["no-such-package-here"] is None and versions["numpy"] == np.__version__

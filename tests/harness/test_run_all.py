@@ -106,3 +106,34 @@ def test_an_unknown_paper_or_device_is_refused(fake_popen, tmp_path):
     with pytest.raises(runner.UsageError, match="runs on cpu only"):
         runner.run_all(["good"], "quick", "cuda", 0, 1, 30.0, tmp_path)
     assert fake_popen[1] == []
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_jobs_papers_run_at_once_and_each_is_timed_from_its_start(fake_popen, tmp_path, jobs):
+    import threading
+    import time
+
+    procs, _, _ = fake_popen
+    lock, running, most = threading.Lock(), [0], [0]
+
+    def busy():
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        time.sleep(0.2)
+        with lock:
+            running[0] -= 1
+
+    for i, slug in enumerate(["good", "raises", "nan"]):
+        procs[slug] = FakeProc(40 + i, 0, out="ok", during=busy)
+    results = runner.run_all(["good", "raises", "nan"], "quick", "cpu", 0, jobs, 30.0, tmp_path)
+    assert most[0] == jobs
+    assert all(0.15 <= r.seconds < 10 for r in results)
+
+
+def test_a_timeout_is_timed_from_its_start_and_dated_in_utc(fake_popen, tmp_path):
+    procs, _, _ = fake_popen
+    procs["slow"] = FakeProc(51, -9, timeout=True)
+    [result] = runner.run_all(["slow"], "quick", "cpu", 0, 1, 2.5, tmp_path)
+    assert 0 <= result.seconds < 10
+    assert read_record(tmp_path / "slow" / "quick-cpu.json").started_at.endswith("+00:00")

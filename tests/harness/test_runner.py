@@ -134,6 +134,21 @@ def test_registry_finds_the_fake_papers(fake_papers):
     assert [k.name for k in kernels_of(registry.kernels_module("good"))] == ["summing"]
 
 
+def test_all_infos_returns_each_broken_claims_file_s_error(fake_papers, monkeypatch):
+    from papers.harness.claims import ClaimsError
+
+    real, error = registry.info, ClaimsError("nan/claims.toml: bad")
+
+    def info(slug):
+        if slug == "nan":
+            raise error
+        return real(slug)
+
+    monkeypatch.setattr(registry, "info", info)
+    infos, errors = registry.all_infos()
+    assert errors == [error] and [i.slug for i in infos] == ["good", "interrupted", "raises", "slow"]
+
+
 def test_git_state_is_read_when_the_run_starts(fake_papers, tmp_path, monkeypatch):
     states = iter([("start-commit", False), ("later-commit", True)])
     monkeypatch.setattr(runner, "git_state", lambda: next(states))
@@ -176,3 +191,97 @@ def test_every_field_of_the_record_follows_from_the_seeds(fake_papers, tmp_path)
     got = (check.judged_on["mean"], check.judged_on["low"], check.judged_on["high"])
     assert got == pytest.approx((d_mean, d_low, d_high), rel=1e-9)
     assert claims["full_only"].verdict == REPRODUCED and claims["full_only"].measured == 2.0
+
+
+def _build(outcomes, tier="quick"):
+    from datetime import datetime, timezone
+
+    seeds = [o.seed for o in outcomes]
+    started = datetime(2026, 1, 2, tzinfo=timezone.utc)
+    return runner.build_record("good", tier, "cpu", 0, seeds, started, 1.23456, outcomes, ("c" * 40, False),
+                               {"cpu": "C"}, 12.345)  # fmt: skip
+
+
+def test_build_record_of_a_failed_seed_names_it_and_judges_nothing(fake_papers):
+    from papers.harness import Metric
+
+    ok = runner.SeedOutcome(0, 10, metrics={"x": Metric(2.0)}, figures=["quick-cpu-line.png"])
+    record = _build([ok, runner.SeedOutcome(1, 11, "error", "boom")])
+    assert (record.status, record.error, record.metrics, record.figures) == ("error", "seed 1: boom", {}, [])
+    by_id = {c.id: c for c in record.claims}
+    assert by_id["x_at_least_one"].verdict == ERROR and by_id["x_at_least_one"].detail == "error"
+    assert by_id["x_at_least_one"].threshold_from == "paper"
+    assert by_id["full_only"].verdict == NOT_CHECKED == by_id["full_only"].expected_verdict
+    assert (record.wall_seconds, record.peak_memory_mb, record.environment) == (1.235, 12.3, {"cpu": "C"})
+
+
+def test_build_record_names_non_finite_and_missing_metrics_and_still_judges(fake_papers):
+    from papers.harness import Metric
+
+    nan = {"a": Metric(float("nan")), "b": Metric(float("inf"))}
+    metrics = {"x": Metric(2.0), "noise": Metric(0.1), "y": Metric(1.0), **nan}
+    first = runner.SeedOutcome(0, 10, metrics=metrics)
+    second = runner.SeedOutcome(1, 11, metrics={"x": Metric(2.1), **nan})
+    record = _build([first, second])
+    assert record.status == "error"
+    assert record.error == (
+        "non-finite metric(s): a, b; metric(s) missing in some seeds: noise (seed 1), y (seed 1)"
+    )
+    claim = {c.id: c for c in record.claims}["x_at_least_one"]
+    assert (claim.verdict, claim.measured, claim.n) == (REPRODUCED, pytest.approx(2.05), 2)
+
+
+def test_run_seed_passes_its_context_and_thread_limit_and_reports_each_failure(
+    fake_papers, monkeypatch, capsys, tmp_path
+):
+    """The paper's answer is chosen by the device name here (a stand-in experiment)."""
+    import dataclasses
+    import re
+    import types
+
+    contexts, limits = [], []
+    info = dataclasses.replace(registry.info("good"), threads=1)
+    monkeypatch.setattr(registry, "info", lambda slug: info)
+
+    class Limit:
+        def __init__(self, n):
+            limits.append(n)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+    monkeypatch.setattr(runner, "limit_threads", Limit)
+
+    def deep(n):
+        if n == 0:
+            raise ValueError("bad")
+        deep(n - 1)
+
+    answers = {"ok": lambda: {"x": 1.0}, "list": lambda: [1.0], "todo": lambda: NotImplementedError(""),
+               "why": lambda: NotImplementedError("not in this tier"), "deep": lambda: deep(5)}  # fmt: skip
+
+    def run(ctx):
+        contexts.append((ctx.jobs, ctx.seed_index, ctx.n_seeds, ctx.seed, ctx.tier))
+        answer = answers[ctx.device]()
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    monkeypatch.setattr(registry, "experiment", lambda slug: types.SimpleNamespace(run=run))
+    ok = runner.run_seed("good", "quick", "ok", 7, 1, 2, str(tmp_path), jobs=3)
+    assert (ok.status, ok.metrics["x"].value, contexts, limits) == ("ok", 1.0, [(3, 1, 2, 7, "quick")], [1])
+    assert re.fullmatch(r"\[good\] quick tier, seed 2 of 2: ok in \d\.\d s\n", capsys.readouterr().err)
+    wrong = runner.run_seed("good", "quick", "list", 7, 0, 1, str(tmp_path))
+    assert wrong.error.startswith("TypeError: run() returned list, not a dict of metrics\n")
+    assert capsys.readouterr().err == ""  # one seed: no line per seed
+    todo = runner.run_seed("good", "quick", "todo", 7, 0, 1, str(tmp_path))
+    assert (todo.status, todo.error) == ("not run", "tier quick is declared but not implemented")
+    why = runner.run_seed("good", "quick", "why", 7, 0, 1, str(tmp_path))
+    assert (why.status, why.error) == ("not run", "not in this tier")
+    failed = runner.run_seed("good", "quick", "deep", 7, 0, 1, str(tmp_path))
+    assert failed.status == "error" and failed.error.startswith("ValueError: bad\nTraceback")
+    assert failed.error.count('  File "') == 4  # the last four frames: where it failed, not the harness
+    assert "in deep" in failed.error and "in run_seed" not in failed.error

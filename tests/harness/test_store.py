@@ -1,8 +1,10 @@
 import json
 import re
+from pathlib import Path
 
 import pytest
 
+from papers.harness.metric import Metric
 from papers.harness.record import ClaimResult, MetricResult, Record
 from papers.harness.store import SCHEMA_VERSION, RecordError, read_all, read_record, write_record
 
@@ -159,3 +161,36 @@ def test_an_unreadable_file_names_itself(tmp_path):
     path.mkdir(parents=True)
     with pytest.raises(RecordError, match=re.escape(f"{path}: cannot be read (Is a directory)")):
         read_record(path)
+
+
+def test_write_bytes_renames_a_hidden_temp_file_of_the_same_folder_and_removes_it_on_failure(
+    tmp_path, monkeypatch
+):
+    import os
+
+    from papers.harness import store
+
+    path, renames = tmp_path / "demo" / "quick-cpu.json", []
+    real = os.replace
+
+    def replace(src, dst):
+        renames.append((Path(src).parent, Path(src).name, Path(dst)))
+        if len(renames) == 2:
+            raise OSError("disk full")
+        real(src, dst)
+
+    monkeypatch.setattr(store.os, "replace", replace)
+    store.write_bytes(path, b"one")
+    [(folder, name, target)] = renames
+    assert folder == path.parent and target == path
+    assert name.startswith(".quick-cpu.json.") and name.endswith(".tmp")
+    with pytest.raises(OSError, match="disk full"):
+        store.write_bytes(path, b"two")
+    assert path.read_bytes() == b"one" and [p.name for p in path.parent.iterdir()] == ["quick-cpu.json"]
+
+
+def test_metric_errors_say_what_is_wrong():
+    with pytest.raises(ValueError, match=r"^Metric\(samples=\[\]\) has no sample$"):
+        Metric(samples=[])
+    with pytest.raises(TypeError, match="^metric value 'fast' is not a number$"):
+        Metric("fast")
