@@ -189,3 +189,40 @@ def test_cpu_model_is_the_model_name_line_of_cpuinfo_and_missing_packages_are_no
     monkeypatch.setattr(provenance, "PACKAGES", ("numpy", "no-such-package-here"))
     versions = provenance.package_versions()
     assert versions["no-such-package-here"] is None and versions["numpy"] == np.__version__
+
+
+def test_environment_names_every_field_and_asks_for_the_gpu_only_on_cuda(monkeypatch):
+    import os
+    import platform
+
+    monkeypatch.setattr(provenance, "gpu_info", lambda: {"name": "G"})
+    monkeypatch.setattr(provenance, "blas_info", lambda: ["b"])
+    monkeypatch.setattr(provenance, "cpu_model", lambda: "C")
+    monkeypatch.setattr(provenance, "package_versions", lambda: {"numpy": "2"})
+    cpu = provenance.environment("cpu")
+    assert cpu == {
+        "packages": {"numpy": "2"},
+        "platform": platform.platform(),
+        "cpu": "C",
+        "cpu_count": os.cpu_count(),
+        "threads": len(os.sched_getaffinity(0)),
+        "blas": ["b"],
+        "gpu": None,
+    }
+    assert provenance.environment("cuda")["gpu"] == {"name": "G"}
+    monkeypatch.delattr(provenance.os, "sched_getaffinity")
+    assert provenance.environment("cpu")["threads"] == os.cpu_count()
+
+
+def test_blas_info_keeps_the_blas_libraries_and_their_four_fields(monkeypatch):
+    import threadpoolctl
+
+    libs = [
+        {"user_api": "blas", "internal_api": "openblas", "version": "0.3", "num_threads": 2,
+         "architecture": "Zen", "filepath": "/x"},
+        {"user_api": "openmp", "internal_api": "openmp", "version": None, "num_threads": 2},
+    ]  # fmt: skip
+    monkeypatch.setattr(threadpoolctl, "threadpool_info", lambda: libs)
+    assert provenance.blas_info() == [
+        {"internal_api": "openblas", "version": "0.3", "num_threads": 2, "architecture": "Zen"}
+    ]
