@@ -1,9 +1,14 @@
 """Write docs/MUTATION.md from mutmut's per-mutant results (`make mutate`): the share of mutants of
 papers/harness and papers/common that the fast tests kill, per module and in all. A run stopped
-early is reported as such: mutants not yet checked are counted apart, never as killed."""
+early is reported as such: mutants not yet checked are counted apart, never as killed; modules
+checked on a random sample of their unchecked mutants (docs/mutation_sample.json, drawn by
+`--sample N`) get an estimate with its interval."""
 
 from __future__ import annotations
 
+import json
+import math
+import random
 import subprocess
 import sys
 from collections import Counter, defaultdict
@@ -17,16 +22,56 @@ LAST_LINE = "`.venv/bin/mutmut results` lists the survivors; `.venv/bin/mutmut s
 STATUSES = ("killed", "timeout", "survived", "no tests", "suspicious", "not checked")
 
 
+SAMPLE = Path("docs/mutation_sample.json")  # module -> mutants drawn at random from its unchecked ones
+
+
+def statuses(results: str) -> dict[str, str]:
+    """mutant -> status, from `mutmut results --all true` lines `name__mutmut_N: status`."""
+    out = {}
+    for line in results.splitlines():
+        name, sep, status = line.strip().rpartition(": ")
+        if sep and "__mutmut_" in name:
+            out[name] = "no tests" if status == "tests" else status
+    return out
+
+
+def module_of(mutant: str) -> str:
+    return mutant.split(".x")[0]
+
+
 def parse(results: str) -> dict[str, Counter]:
     """module -> Counter of statuses, from `mutmut results --all true` lines `name__mutmut_N: status`."""
     out: dict[str, Counter] = defaultdict(Counter)
-    for line in results.splitlines():
-        name, sep, status = line.strip().rpartition(": ")
-        if not sep or "__mutmut_" not in name:
-            continue
-        status = "no tests" if status == "tests" else status
-        out[name.split(".x")[0]][status] += 1
+    for name, status in statuses(results).items():
+        out[module_of(name)][status] += 1
     return out
+
+
+def draw_sample(status: dict[str, str], n: int, seed: int) -> dict[str, list[str]]:
+    """Up to `n` mutants per module, drawn at random (seeded) from those not yet checked."""
+    rng, unchecked = random.Random(seed), defaultdict(list)
+    for name, s in sorted(status.items()):
+        if s == "not checked":
+            unchecked[module_of(name)].append(name)
+    return {m: rng.sample(names, min(n, len(names))) for m, names in sorted(unchecked.items())}
+
+
+def wilson(k: int, n: int, z: float = 1.959964) -> tuple[float, float]:
+    """Wilson's 95 % interval of a proportion k / n."""
+    p, d = k / n, 1 + z * z / n
+    centre, half = (p + z * z / (2 * n)) / d, z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
+    return centre - half, centre + half
+
+
+def sampled_module(status: dict[str, str], module: str, sample: list[str]) -> tuple[int, int, float]:
+    """(caught, judged) in the module's random sample, and the module's estimated score: its checked
+    mutants as they are, its unchecked ones at the sample's rate (a stratified estimate)."""
+    mine = {n: s for n, s in status.items() if module_of(n) == module}
+    judged = [n for n in sample if mine.get(n, "not checked") != "not checked"]
+    k = sum(mine[n] in CAUGHT for n in judged)
+    caught = sum(s in CAUGHT for s in mine.values())
+    unchecked = sum(s == "not checked" for s in mine.values())
+    return k, len(judged), (caught + (k / len(judged) if judged else 0.0) * unchecked) / len(mine)
 
 
 def score(counts: Counter) -> tuple[int, int]:
@@ -35,8 +80,40 @@ def score(counts: Counter) -> tuple[int, int]:
     return sum(counts[s] for s in CAUGHT), judged
 
 
-def report(modules: dict[str, Counter], commit: str, today: str, cpu: str) -> str:
-    """docs/MUTATION.md: the overall score, then one row per module."""
+def sample_table(status: dict[str, str], sample: dict[str, list[str]]) -> list[str]:
+    """Markdown lines: per sampled module, the sample's score with its interval and the module's
+    estimate; per package, the estimate with sampled modules at their estimates."""
+    if not sample:
+        return []
+    rows, packages = [], defaultdict(lambda: [0.0, 0])
+    estimates = {m: sampled_module(status, m, names) for m, names in sample.items()}
+    for m, (k, n, est) in sorted(estimates.items()):
+        lo, hi = wilson(k, n) if n else (math.nan, math.nan)
+        rows.append(f"| `{m}` | {k} / {n} | {100 * lo:.0f}-{100 * hi:.0f} % | {100 * est:.1f} % |")
+    for name, s in status.items():
+        m = module_of(name)
+        if m not in estimates and s != "not checked":
+            packages[".".join(m.split(".")[:2])][0] += s in CAUGHT
+            packages[".".join(m.split(".")[:2])][1] += 1
+    for m, (_, _, est) in estimates.items():
+        size = sum(module_of(n) == m for n in status)
+        packages[".".join(m.split(".")[:2])][0] += est * size
+        packages[".".join(m.split(".")[:2])][1] += size
+    totals = [f"`{p}` {100 * c / n:.1f} % of {n}" for p, (c, n) in sorted(packages.items())]
+    return [
+        "",
+        f"**Modules not checked whole** were checked on a random sample of their unchecked mutants "
+        f"({SAMPLE}); the estimate counts the module's checked mutants as they are and the "
+        "unchecked ones at the sample's rate. **Estimated scores:** " + ", ".join(totals) + ".",
+        "",
+        "| module | sample caught | 95 % interval (Wilson) | module estimate |",
+        "|---|---|---|---|",
+        *rows,
+    ]
+
+
+def report(modules: dict[str, Counter], commit: str, today: str, cpu: str, extra: list[str] = ()) -> str:
+    """docs/MUTATION.md: the overall score, then one row per module (and `extra` lines)."""
     total = sum(modules.values(), Counter())
     caught, judged = score(total)
     unchecked = total["not checked"]
@@ -65,6 +142,7 @@ def report(modules: dict[str, Counter], commit: str, today: str, cpu: str) -> st
             "| module | score | " + " | ".join(STATUSES) + " |",
             "|---|---|" + "---|" * len(STATUSES),
             *rows,
+            *extra,
             "",
             LAST_LINE,
             "",
@@ -79,12 +157,22 @@ def notes(previous: str) -> str:
     return tail if sep else ""
 
 
-def main(out: str = "docs/MUTATION.md") -> int:
+def main(*argv: str) -> int:
+    """`mutation_report.py [OUT]` writes the report; `mutation_report.py --sample N` draws up to N
+    unchecked mutants per module into docs/mutation_sample.json (run them with `mutmut run NAMES`)."""
     results = subprocess.run(
         [sys.executable, "-m", "mutmut", "results", "--all", "true"], capture_output=True, text=True
     ).stdout
+    status = statuses(results)
+    if argv[:1] == ("--sample",):
+        SAMPLE.write_text(json.dumps(draw_sample(status, int(argv[1]), seed=1130), indent=1) + "\n")
+        print(" ".join(n for names in json.loads(SAMPLE.read_text()).values() for n in names))
+        return 0
+    out = argv[0] if argv else "docs/MUTATION.md"
+    sample = json.loads(SAMPLE.read_text()) if SAMPLE.exists() else {}
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
-    text = report(parse(results), commit.stdout.strip(), str(date.today()), cpu_model())
+    extra = sample_table(status, sample)
+    text = report(parse(results), commit.stdout.strip(), str(date.today()), cpu_model(), extra)
     path = Path(out)
     if path.exists():
         text += notes(path.read_text(encoding="utf-8"))

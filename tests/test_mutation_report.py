@@ -3,6 +3,8 @@
 import importlib.util
 from pathlib import Path
 
+import pytest
+
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "mutation_report.py"
 spec = importlib.util.spec_from_file_location("mutation_report", SCRIPT)
 mutation_report = importlib.util.module_from_spec(spec)
@@ -40,3 +42,28 @@ def test_the_hand_written_notes_below_the_table_are_kept():
         "## An earlier run\n\nIt scored 50 %.\n"
     )
     assert mutation_report.notes("# no generated table\n") == ""
+
+
+def test_wilson_interval_is_scipys():
+    from scipy.stats import binomtest
+
+    for k, n in ((23, 25), (0, 10), (10, 10), (7, 19)):
+        ci = binomtest(k, n).proportion_ci(method="wilson")
+        assert mutation_report.wilson(k, n) == pytest.approx((ci.low, ci.high), abs=1e-6)
+
+
+def test_a_sampled_module_is_estimated_from_its_checked_mutants_and_the_sample_rate():
+    status = {f"papers.common.m.x_f__mutmut_{i}": "killed" for i in range(1, 7)}  # 6 checked, all caught
+    status.update({f"papers.common.m.x_f__mutmut_{i}": "not checked" for i in range(7, 15)})  # 8 unchecked
+    sample = ["papers.common.m.x_f__mutmut_15", "papers.common.m.x_f__mutmut_16"]
+    status.update({sample[0]: "killed", sample[1]: "survived"})  # the sample, drawn when they were unchecked
+    k, n, est = mutation_report.sampled_module(status, "papers.common.m", sample)
+    assert (k, n) == (1, 2) and est == (7 + 0.5 * 8) / 16
+    more = {**status, "papers.harness.h.x_g__mutmut_1": "not checked"}
+    drawn = mutation_report.draw_sample(more, 3, seed=1)
+    assert set(drawn) == {"papers.common.m", "papers.harness.h"} and len(drawn["papers.common.m"]) == 3
+    assert all(status[name] == "not checked" for name in drawn["papers.common.m"])
+    assert drawn == mutation_report.draw_sample(more, 3, seed=1)  # seeded
+    lines = mutation_report.sample_table(status, {"papers.common.m": sample})
+    assert "| `papers.common.m` | 1 / 2 | 9-91 % | 68.8 % |" in lines
+    assert "**Estimated scores:** `papers.common` 68.8 % of 16." in lines[1]

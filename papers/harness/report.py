@@ -339,8 +339,7 @@ def write_reports(results_dir: Path = RESULTS_DIR) -> tuple[list[Path], list[str
     records, problems = read_all(results_dir)
     infos, claim_errors = registry.all_infos()
     problems += [str(e) for e in claim_errors]
-    broken = {Path(p.split(":", 1)[0]).parent.name for p in problems}
-    broken |= {Path(str(e).split(":", 1)[0]).parent.name for e in claim_errors}
+    broken = {Path(p.split(":", 1)[0]).parent.name for p in problems}  # claims errors included
     known = {i.slug for i in infos} - broken
     written = []
     for slug in sorted(known):

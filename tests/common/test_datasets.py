@@ -19,3 +19,24 @@ def test_same_seed_same_split_and_other_seed_differs():
 def test_unknown_set_is_a_clear_error():
     with pytest.raises(ValueError, match="unknown data set"):
         load_split("mnist")
+
+
+def test_classification_splits_are_stratified_with_the_test_fraction_asked_for():
+    for seed in (0, 1, 2):
+        s = load_split("iris", seed=seed, test_fraction=0.2)
+        assert len(s.y_test) == 30 and np.bincount(s.y_test).tolist() == [10, 10, 10]
+
+
+def test_standardised_features_are_sklearns_standard_scaling_in_the_dtype_asked_for():
+    from sklearn.datasets import load_wine
+    from sklearn.model_selection import train_test_split
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = load_wine(return_X_y=True)
+    X_tr, X_te, _, _ = train_test_split(X, y, test_size=0.25, random_state=4, stratify=y)
+    scaler = StandardScaler().fit(X_tr)
+    s = load_split("wine", seed=4)
+    assert np.allclose(s.X_train, scaler.transform(X_tr), atol=1e-12)
+    assert np.allclose(s.X_test, scaler.transform(X_te), atol=1e-12)
+    single = load_split("wine", seed=4, dtype=np.float32)
+    assert single.X_train.dtype == single.X_test.dtype == np.float32

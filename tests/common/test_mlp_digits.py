@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 import torch
 
@@ -68,3 +69,38 @@ def test_set_flat_params_keeps_the_models_dtype():
     set_flat_params(model, theta)
     assert model.weight.dtype == torch.float64 and model.bias.dtype == torch.float64
     assert model.weight.tolist() == [[0.5, -0.25]] and model.bias.tolist() == [0.125]
+
+
+def test_digits_tensors_are_the_seeded_split_in_the_dtype_asked_for():
+    from papers.common.datasets import load_split
+
+    for seed in (0, 3):
+        split = load_split("digits", seed=seed)
+        tensors = digits_tensors(seed) if seed else digits_tensors()
+        assert np.array_equal(tensors.X_train.numpy(), split.X_train)
+        assert np.array_equal(tensors.y_test.numpy(), split.y_test) and tensors.y_test.dtype == torch.long
+    assert digits_tensors(dtype=torch.float32).X_test.dtype == torch.float32
+
+
+def test_training_loss_per_epoch_is_the_sample_weighted_mean_over_a_fresh_permutation_of_batches():
+    """An explicit loop over the same permutations (same generator seed), starting from the same
+    weights with the same optimiser: the same loss history, and every row is used once per epoch."""
+    X = torch.randn(10, 64, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    y = torch.arange(10) % 10
+    model, again = build_mlp((64, 10), seed=2), build_mlp((64, 10), seed=2)
+    seen = []
+    history = train_classifier(model, X, y, torch.optim.SGD(model.parameters(), lr=0.1), epochs=2,
+                               batch_size=4, seed=5, weight_decay=0.01,
+                               progress=lambda it, desc: seen.append((list(it), desc)) or it)  # fmt: skip
+    gen, opt, expected = torch.Generator().manual_seed(5), torch.optim.SGD(again.parameters(), lr=0.1), []
+    for _ in range(2):
+        order, losses = torch.randperm(10, generator=gen), []
+        assert sorted(order.tolist()) == list(range(10))
+        for batch in (order[:4], order[4:8], order[8:]):
+            opt.zero_grad()
+            loss = objective(again, X[batch], y[batch], 0.01)
+            loss.backward()
+            opt.step()
+            losses.append(loss.item() * len(batch))
+        expected.append(sum(losses) / 10)
+    assert history == pytest.approx(expected, rel=1e-12) and seen == [([0, 1], "train")]

@@ -1,6 +1,7 @@
 """The smaller run-time helpers: XLA_FLAGS for a thread limit, GPU detection through torch or jax,
 and RunContext.synchronize, with fake torch and jax modules where a GPU would be needed."""
 
+import os
 import sys
 import types
 from pathlib import Path
@@ -268,3 +269,37 @@ def test_a_kernel_keeps_asvs_settings_and_the_first_line_of_its_doc():
         ("cpu",),
     )
     assert (u.number, u.repeat, u.warmup_time, u.doc) == (None, None, None, "")
+
+
+def test_use_agg_sets_the_environment_and_switches_a_loaded_matplotlib(monkeypatch):
+    import matplotlib
+
+    from papers.harness import policy
+
+    monkeypatch.delenv("MPLBACKEND", raising=False)
+    matplotlib.use("pdf")
+    try:
+        policy.use_agg()
+        assert os.environ["MPLBACKEND"] == "Agg" and matplotlib.get_backend().lower() == "agg"
+    finally:
+        matplotlib.use("Agg")
+
+
+def test_papers_are_the_folders_with_a_claims_file_of_the_papers_package(tmp_path, monkeypatch):
+    from papers.harness import registry
+
+    monkeypatch.delenv("PAPERS_PACKAGE", raising=False)
+    assert registry.package() == "papers"
+    root = tmp_path / "pkgx"
+    for folder, claims in (("alpha", True), ("harness", True), ("no_claims", False)):
+        (root / folder).mkdir(parents=True)
+        if claims:
+            (root / folder / "claims.toml").write_text("")
+    (root / "__init__.py").write_text("")
+    (root / "claims.toml").write_text("")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("PAPERS_PACKAGE", "pkgx")
+    assert registry.papers_dir() == root and registry.slugs() == ["alpha"]
+    monkeypatch.setenv("PAPERS_PACKAGE", "math")  # a module, not a package
+    with pytest.raises(ImportError, match="^no package 'math' to find papers in$"):
+        registry.papers_dir()

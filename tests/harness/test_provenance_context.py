@@ -189,3 +189,73 @@ def test_cpu_model_is_the_model_name_line_of_cpuinfo_and_missing_packages_are_no
     monkeypatch.setattr(provenance, "PACKAGES", ("numpy", "no-such-package-here"))
     versions = provenance.package_versions()
     assert versions["no-such-package-here"] is None and versions["numpy"] == np.__version__
+
+
+def test_environment_names_every_field_and_asks_for_the_gpu_only_on_cuda(monkeypatch):
+    import os
+    import platform
+
+    monkeypatch.setattr(provenance, "gpu_info", lambda: {"name": "G"})
+    monkeypatch.setattr(provenance, "blas_info", lambda: ["b"])
+    monkeypatch.setattr(provenance, "cpu_model", lambda: "C")
+    monkeypatch.setattr(provenance, "package_versions", lambda: {"numpy": "2"})
+    cpu = provenance.environment("cpu")
+    assert cpu == {
+        "packages": {"numpy": "2"},
+        "platform": platform.platform(),
+        "cpu": "C",
+        "cpu_count": os.cpu_count(),
+        "threads": len(os.sched_getaffinity(0)),
+        "blas": ["b"],
+        "gpu": None,
+    }
+    assert provenance.environment("cuda")["gpu"] == {"name": "G"}
+    monkeypatch.delattr(provenance.os, "sched_getaffinity")
+    assert provenance.environment("cpu")["threads"] == os.cpu_count()
+
+
+def test_blas_info_keeps_the_blas_libraries_and_their_four_fields(monkeypatch):
+    import threadpoolctl
+
+    libs = [
+        {"user_api": "blas", "internal_api": "openblas", "version": "0.3", "num_threads": 2,
+         "architecture": "Zen", "filepath": "/x"},
+        {"user_api": "openmp", "internal_api": "openmp", "version": None, "num_threads": 2},
+    ]  # fmt: skip
+    monkeypatch.setattr(threadpoolctl, "threadpool_info", lambda: libs)
+    assert provenance.blas_info() == [
+        {"internal_api": "openblas", "version": "0.3", "num_threads": 2, "architecture": "Zen"}
+    ]
+
+
+def _png_size(path_or_bytes) -> tuple[int, int]:
+    data = path_or_bytes if isinstance(path_or_bytes, bytes) else path_or_bytes.read_bytes()
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+def test_save_figure_writes_a_tight_120_dpi_png_into_a_new_folder_and_closes_that_figure(tmp_path):
+    import io
+
+    import matplotlib.pyplot as plt
+
+    def draw():
+        fig, ax = plt.subplots(figsize=(3, 2))
+        ax.plot([0, 1], [0, 1])
+        return fig
+
+    reference = io.BytesIO()
+    draw().savefig(reference, dpi=120, bbox_inches="tight")
+    plt.close("all")
+    ctx = RunContext("p", "quick", "cpu", 5, tmp_path / "a" / "b")
+    fig = draw()
+    other = plt.figure()  # the current figure is another one
+    path = ctx.save_figure(fig, "line")
+    assert path == tmp_path / "a" / "b" / "quick-cpu-line.png" and ctx.figures == ["quick-cpu-line.png"]
+    assert _png_size(path) == _png_size(reference.getvalue()) != (360, 240)
+    assert not plt.fignum_exists(fig.number) and plt.fignum_exists(other.number)
+    plt.close("all")
+
+
+def test_the_default_random_stream_is_stream_0_of_the_seed():
+    ctx = RunContext("p", "quick", "cpu", 5, None)
+    assert ctx.rng().random() == np.random.default_rng([5, 0]).random() != ctx.rng(1).random()

@@ -285,3 +285,20 @@ def test_run_seed_passes_its_context_and_thread_limit_and_reports_each_failure(
     assert failed.status == "error" and failed.error.startswith("ValueError: bad\nTraceback")
     assert failed.error.count('  File "') == 4  # the last four frames: where it failed, not the harness
     assert "in deep" in failed.error and "in run_seed" not in failed.error
+
+
+def test_run_paper_defaults_to_the_full_tier_auto_device_and_seed_0_and_reads_git_before(
+    fake_papers, tmp_path, monkeypatch
+):
+    """git_state answers "edited" once a seed has run: the record must keep the state read before."""
+    ran = []
+    run_seed = runner.run_seed
+    monkeypatch.setattr(runner, "run_seed", lambda *a: ran.append(a) or run_seed(*a))
+    monkeypatch.setattr(runner, "git_state", lambda: ("edited", True) if ran else ("start", False))
+    record = runner.run_paper("good", results_dir=tmp_path)
+    assert (record.tier, record.device, record.seed, record.seeds) == (
+        "full", "cpu", 0, [runner.derived_seed("good", 0, i) for i in range(3)]
+    )
+    assert [a[6] for a in ran] == [ran[0][6]] * 3 and [a[7] for a in ran] == [1, 1, 1]  # staging, jobs
+    assert (record.git_commit, record.git_dirty) == ("start", False)
+    assert record.started_at.endswith("+00:00") and 0 <= record.wall_seconds < 60
