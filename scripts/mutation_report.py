@@ -63,15 +63,18 @@ def wilson(k: int, n: int, z: float = 1.959964) -> tuple[float, float]:
     return centre - half, centre + half
 
 
-def sampled_module(status: dict[str, str], module: str, sample: list[str]) -> tuple[int, int, float]:
-    """(caught, judged) in the module's random sample, and the module's estimated score: its checked
-    mutants as they are, its unchecked ones at the sample's rate (a stratified estimate)."""
+def sampled_module(status: dict[str, str], module: str, sample: list[str]) -> tuple[int, int, float, float]:
+    """(caught, judged) in the module's random sample; the module's estimated score (its checked
+    mutants as they are, its unchecked ones at the sample's rate: a stratified estimate); and the
+    variance of its estimated number caught, unchecked² p (1 - p) / n."""
     mine = {n: s for n, s in status.items() if module_of(n) == module}
     judged = [n for n in sample if mine.get(n, "not checked") != "not checked"]
     k = sum(mine[n] in CAUGHT for n in judged)
     caught = sum(s in CAUGHT for s in mine.values())
     unchecked = sum(s == "not checked" for s in mine.values())
-    return k, len(judged), (caught + (k / len(judged) if judged else 0.0) * unchecked) / len(mine)
+    p = k / len(judged) if judged else 0.0
+    variance = unchecked**2 * p * (1 - p) / len(judged) if judged else math.inf
+    return k, len(judged), (caught + p * unchecked) / len(mine), variance
 
 
 def score(counts: Counter) -> tuple[int, int]:
@@ -85,9 +88,9 @@ def sample_table(status: dict[str, str], sample: dict[str, list[str]]) -> list[s
     estimate; per package, the estimate with sampled modules at their estimates."""
     if not sample:
         return []
-    rows, packages = [], defaultdict(lambda: [0.0, 0])
+    rows, packages = [], defaultdict(lambda: [0.0, 0, 0.0])  # caught, mutants, variance of caught
     estimates = {m: sampled_module(status, m, names) for m, names in sample.items()}
-    for m, (k, n, est) in sorted(estimates.items()):
+    for m, (k, n, est, _) in sorted(estimates.items()):
         lo, hi = wilson(k, n) if n else (math.nan, math.nan)
         rows.append(f"| `{m}` | {k} / {n} | {100 * lo:.0f}-{100 * hi:.0f} % | {100 * est:.1f} % |")
     for name, s in status.items():
@@ -95,16 +98,21 @@ def sample_table(status: dict[str, str], sample: dict[str, list[str]]) -> list[s
         if m not in estimates and s != "not checked":
             packages[".".join(m.split(".")[:2])][0] += s in CAUGHT
             packages[".".join(m.split(".")[:2])][1] += 1
-    for m, (_, _, est) in estimates.items():
+    for m, (_, _, est, var) in estimates.items():
         size = sum(module_of(n) == m for n in status)
         packages[".".join(m.split(".")[:2])][0] += est * size
         packages[".".join(m.split(".")[:2])][1] += size
-    totals = [f"`{p}` {100 * c / n:.1f} % of {n}" for p, (c, n) in sorted(packages.items())]
+        packages[".".join(m.split(".")[:2])][2] += var
+    totals = [
+        f"`{p}` {100 * c / n:.1f} % ± {100 * 1.96 * math.sqrt(v) / n:.1f} of {n}"
+        for p, (c, n, v) in sorted(packages.items())
+    ]
     return [
         "",
         f"**Modules not checked whole** were checked on a random sample of their unchecked mutants "
         f"({SAMPLE}); the estimate counts the module's checked mutants as they are and the "
-        "unchecked ones at the sample's rate. **Estimated scores:** " + ", ".join(totals) + ".",
+        "unchecked ones at the sample's rate (± a 95 % normal interval from the samples' binomial "
+        "variance). **Estimated scores:** " + ", ".join(totals) + ".",
         "",
         "| module | sample caught | 95 % interval (Wilson) | module estimate |",
         "|---|---|---|---|",

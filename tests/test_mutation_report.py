@@ -57,8 +57,8 @@ def test_a_sampled_module_is_estimated_from_its_checked_mutants_and_the_sample_r
     status.update({f"papers.common.m.x_f__mutmut_{i}": "not checked" for i in range(7, 15)})  # 8 unchecked
     sample = ["papers.common.m.x_f__mutmut_15", "papers.common.m.x_f__mutmut_16"]
     status.update({sample[0]: "killed", sample[1]: "survived"})  # the sample, drawn when they were unchecked
-    k, n, est = mutation_report.sampled_module(status, "papers.common.m", sample)
-    assert (k, n) == (1, 2) and est == (7 + 0.5 * 8) / 16
+    k, n, est, var = mutation_report.sampled_module(status, "papers.common.m", sample)
+    assert (k, n, var) == (1, 2, 8**2 * 0.5 * 0.5 / 2) and est == (7 + 0.5 * 8) / 16
     more = {**status, "papers.harness.h.x_g__mutmut_1": "not checked"}
     drawn = mutation_report.draw_sample(more, 3, seed=1)
     assert set(drawn) == {"papers.common.m", "papers.harness.h"} and len(drawn["papers.common.m"]) == 3
@@ -66,4 +66,4 @@ def test_a_sampled_module_is_estimated_from_its_checked_mutants_and_the_sample_r
     assert drawn == mutation_report.draw_sample(more, 3, seed=1)  # seeded
     lines = mutation_report.sample_table(status, {"papers.common.m": sample})
     assert "| `papers.common.m` | 1 / 2 | 9-91 % | 68.8 % |" in lines
-    assert "**Estimated scores:** `papers.common` 68.8 % of 16." in lines[1]
+    assert "**Estimated scores:** `papers.common` 68.8 % ± 34.6 of 16." in lines[1]  # 1.96 √8 / 16
