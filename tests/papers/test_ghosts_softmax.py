@@ -17,6 +17,14 @@ from papers.ghosts_softmax.method import (
 )
 
 
+@pytest.fixture(autouse=True)
+def restore_mpmath_precision():
+    """These tests set mpmath's global precision; put it back so that no other test inherits it."""
+    dps = mpmath.mp.dps
+    yield
+    mpmath.mp.dps = dps
+
+
 def nearest_zero(F, scale, grid=7):
     """|t| of the nearest zero of F found by mpmath.findroot from a grid of complex starts."""
     best = math.inf
@@ -68,6 +76,7 @@ def test_multiclass_taylor_radius_is_at_least_rho_a_and_attained_by_the_nearest_
     rng = np.random.default_rng(3)
     z, a = rng.normal(size=4), rng.normal(size=4)
     rho_a = math.pi / (a.max() - a.min())
+    mpmath.mp.dps = 30  # at the default 15 digits findroot misses every zero (inf)
     F = guarded(lambda t: mpmath.fsum(mpmath.exp(zk + ak * t) for zk, ak in zip(z, a)))
     exact = nearest_zero(F, 4 * rho_a, grid=9)
     c = taylor_coefficients(lambda t: mpmath.log(F(t)) - z[0] - a[0] * t, 40)
