@@ -39,6 +39,10 @@ def module_of(mutant: str) -> str:
     return mutant.split(".x")[0]
 
 
+def package_of(module: str) -> str:
+    return ".".join(module.split(".")[:2])
+
+
 def parse(results: str) -> dict[str, Counter]:
     """module -> Counter of statuses, from `mutmut results --all true` lines `name__mutmut_N: status`."""
     out: dict[str, Counter] = defaultdict(Counter)
@@ -96,13 +100,12 @@ def sample_table(status: dict[str, str], sample: dict[str, list[str]]) -> list[s
     for name, s in status.items():
         m = module_of(name)
         if m not in estimates and s != "not checked":
-            packages[".".join(m.split(".")[:2])][0] += s in CAUGHT
-            packages[".".join(m.split(".")[:2])][1] += 1
+            packages[package_of(m)][0] += s in CAUGHT
+            packages[package_of(m)][1] += 1
     for m, (_, _, est, var) in estimates.items():
         size = sum(module_of(n) == m for n in status)
-        packages[".".join(m.split(".")[:2])][0] += est * size
-        packages[".".join(m.split(".")[:2])][1] += size
-        packages[".".join(m.split(".")[:2])][2] += var
+        total = packages[package_of(m)]
+        total[0], total[1], total[2] = total[0] + est * size, total[1] + size, total[2] + var
     totals = [
         f"`{p}` {100 * c / n:.1f} % ± {100 * 1.96 * math.sqrt(v) / n:.1f} of {n}"
         for p, (c, n, v) in sorted(packages.items())

@@ -27,6 +27,13 @@ COMMON = "papers/common"
 RUN = ("runner", "seed_task", "dask_executor")  # the harness modules that run seeds and write records
 
 
+def _package_module(dotted: str) -> tuple[str, str] | None:
+    """("papers.harness", "X") for "papers.harness.X[.more]" (likewise papers.common), else None."""
+    parts = dotted.split(".")
+    package = ".".join(parts[:2])
+    return (package, parts[2]) if package in PACKAGES and len(parts) > 2 else None
+
+
 def _imports(source: Path) -> set[tuple[str, str]]:
     """(package, X) of the papers.harness.X and papers.common.X modules a Python file imports (any
     import form; a name imported from a package may be a module or not, which the caller checks)."""
@@ -34,15 +41,11 @@ def _imports(source: Path) -> set[tuple[str, str]]:
     for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
         if isinstance(node, ast.ImportFrom) and node.module in PACKAGES:
             found.update((node.module, alias.name) for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and ".".join((node.module or "").split(".")[:2]) in PACKAGES:
-            found.add((".".join(node.module.split(".")[:2]), node.module.split(".")[2]))
+        elif isinstance(node, ast.ImportFrom):
+            found.add(_package_module(node.module or ""))
         elif isinstance(node, ast.Import):
-            found.update(
-                (".".join(a.name.split(".")[:2]), a.name.split(".")[2])
-                for a in node.names
-                if ".".join(a.name.split(".")[:2]) in PACKAGES and a.name.count(".") >= 2
-            )
-    return found
+            found.update(_package_module(a.name) for a in node.names)
+    return found - {None}
 
 
 def run_paths(slug: str, repo: Path) -> list[str]:
