@@ -1,6 +1,8 @@
 """The compiled JAX solvers against independent references: the eager torch solvers
 (papers/neural_de/method.py, papers/common/dp5.py), scipy's RK45, diffrax's ReversibleHeun, and
 jax.grad through an explicit Python loop of reversible Heun steps written out here."""
+import math
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -11,7 +13,7 @@ from scipy.integrate import solve_ivp
 from benchmarks import solver_pairs
 from papers.common import dp5 as torch_dp5
 from papers.common.jax_dp5 import OK, STEP_TOO_SMALL, TOO_MANY_STEPS, dp5_solve
-from papers.common.jax_reversible_heun import reversible_heun
+from papers.common.jax_reversible_heun import noise_term, reversible_heun
 from papers.neural_de import method as torch_heun
 from papers.neural_de.reference import jax_field, mlp_weights, torch_field
 
@@ -295,3 +297,49 @@ def test_dp5_step_is_the_torch_step():
     np.testing.assert_allclose(float(got.stiffness), float(want.stiffness), rtol=1e-10)
     np.testing.assert_allclose(float(error_norm(got.error, jnp.asarray(y), got.y_new, 1e-6, 1e-9)),
                                float(want.error_norm(torch.tensor(y), 1e-6, 1e-9)), rtol=1e-12)
+
+
+def test_dp5_step_on_a_time_dependent_field_evaluates_f_six_times_when_given_f0():
+    """FSAL: with f0 = f(t, y) passed in, a step costs 6 evaluations and gives the same step as
+    evaluating f0 itself (7); the field depends on t, so every stage time counts."""
+    from papers.common.jax_dp5 import dp5_step
+
+    calls = []
+
+    def forced(t, y, mu):
+        calls.append(t)
+        return _vdp_jax(t, y, mu) + jnp.stack([0.0 * t, jnp.cos(3 * t)])
+
+    y, t = np.array([2.0, -0.5]), 0.4
+    def forced_torch(t, y):
+        return _vdp_torch(3.0)(t, y) + torch.tensor([0.0, math.cos(3 * t)], dtype=torch.float64)
+
+    want = torch_dp5.dp5_step(forced_torch, t, torch.tensor(y), 0.05)
+    evaluated = dp5_step(forced, 3.0, t, jnp.asarray(y), 0.05)
+    assert len(calls) == 7
+    calls.clear()
+    given = dp5_step(forced, 3.0, t, jnp.asarray(y), 0.05, f0=forced(t, jnp.asarray(y), 3.0))
+    assert len(calls) == 1 + 6
+    for step in (evaluated, given):
+        np.testing.assert_allclose(np.asarray(step.y_new), want.y_new.numpy(), rtol=1e-13, atol=1e-16)
+
+
+def test_noise_term_multiplies_diagonal_noise_and_contracts_general_noise():
+    """g ΔW against explicit loops: elementwise when g is shaped like y, a sum over the trailing
+    noise axis m when g has one."""
+    rng = np.random.default_rng(5)
+    g_diag, dW_diag = rng.standard_normal((4, 2)), rng.standard_normal((4, 2))
+    want = [[g_diag[b, d] * dW_diag[b, d] for d in range(2)] for b in range(4)]
+    np.testing.assert_allclose(np.asarray(noise_term(jnp.asarray(g_diag), jnp.asarray(dW_diag))), want,
+                               rtol=1e-15)
+    g, dW = rng.standard_normal((4, 2, 3)), rng.standard_normal((4, 3))
+    want = [[sum(g[b, d, m] * dW[b, m] for m in range(3)) for d in range(2)] for b in range(4)]
+    np.testing.assert_allclose(np.asarray(noise_term(jnp.asarray(g), jnp.asarray(dW))), want, rtol=1e-13)
+
+
+def test_an_sde_without_one_increment_per_interval_is_a_clear_error():
+    weights, y0, ts, _ = _inputs(steps=10)
+    w = [jnp.asarray(a) for a in weights]
+    for dW in (None, jnp.zeros((9, *y0.shape))):
+        with pytest.raises(ValueError, match="needs dW with one Brownian increment per interval"):
+            reversible_heun(jax_field, jnp.asarray(y0), jnp.asarray(ts), w, g=_sde_g, dW=dW)

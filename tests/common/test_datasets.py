@@ -40,3 +40,22 @@ def test_standardised_features_are_sklearns_standard_scaling_in_the_dtype_asked_
     assert np.allclose(s.X_test, scaler.transform(X_te), atol=1e-12)
     single = load_split("wine", seed=4, dtype=np.float32)
     assert single.X_train.dtype == single.X_test.dtype == np.float32
+
+
+def test_a_feature_constant_in_training_is_only_centred_as_in_sklearn():
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = load_digits(return_X_y=True)
+    X_tr, X_te, _, _ = train_test_split(X, y, test_size=0.25, random_state=0, stratify=y)
+    constant = X_tr.std(axis=0) == 0
+    assert constant.any() and (X_te[:, constant] != X_tr[0, constant]).any()
+    s = load_split("digits", seed=0)
+    np.testing.assert_allclose(s.X_test, StandardScaler().fit(X_tr).transform(X_te), atol=1e-12)
+
+
+def test_regression_targets_come_in_the_dtype_asked_for():
+    s = load_split("diabetes", dtype=np.float32)
+    assert s.y_train.dtype == s.y_test.dtype == s.X_train.dtype == np.float32
+    assert load_split("digits", dtype=np.float32).y_train.dtype.kind == "i"  # class labels stay integers

@@ -1,5 +1,6 @@
 """papers.common.dp against dp_accounting's PLD and RDP accountants and closed forms."""
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -38,11 +39,23 @@ def test_gdp_noise_multiplier_against_pld_composition(eps, delta):
 
 
 def test_cdp_epsilon_is_the_infimum_over_orders():
-    for rho in (0.01, 0.3, 2.0):
+    # rho = 20 and 100 put the optimal order below 2 (alpha* ~ 1 + sqrt(log(1/delta) / rho))
+    for rho in (0.01, 0.3, 2.0, 20.0, 100.0):
         for delta in (1e-5, 1e-3):
             a = 1.0 + np.logspace(-4, 4, 400001)
             brute = np.min(a * rho + (math.log(1 / delta) - np.log(a)) / (a - 1) + np.log1p(-1 / a))
-            assert dp.cdp_epsilon(rho, delta) == pytest.approx(brute, rel=1e-6)
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")  # e.g. scipy's OptimizeWarning on an unknown option
+                assert dp.cdp_epsilon(rho, delta) == pytest.approx(brute, rel=1e-6)
+
+
+@pytest.mark.parametrize("eps,delta", [(0.01, 1e-5), (0.1, 0.3), (5.0, 0.9)])
+def test_cdp_rho_inverts_cdp_epsilon_where_rho_exceeds_eps_and_where_it_is_tiny(eps, delta):
+    # at a large delta the answer exceeds eps, so the bracket [., eps] must grow before the root search
+    rho = dp.cdp_rho(eps, delta)
+    assert (rho > eps) == (delta > 0.1)
+    assert dp.cdp_epsilon(rho, delta) == pytest.approx(eps, rel=1e-10)
+    assert dp.cdp_epsilon(rho * (1 + 1e-6), delta) > eps
 
 
 @pytest.mark.parametrize("eps,delta", POINTS)

@@ -5,7 +5,7 @@ import pytest
 import torch
 from scipy.integrate import solve_ivp
 
-from papers.common.dp5 import dp5_solve, dp5_step, rms
+from papers.common.dp5 import dp5_solve, dp5_step, initial_step, rms
 
 
 @pytest.fixture(autouse=True)
@@ -140,3 +140,19 @@ def test_gradient_matches_analytic_sensitivity_within_tolerance():
     sol = dp5_solve(lambda t, y: lam * y, torch.tensor([1.0]), [0.0, 2.0], rtol=1e-8, atol=1e-10)
     (g,) = torch.autograd.grad(sol.ys[-1, 0], lam)
     assert g.item() == pytest.approx(2.0 * math.exp(-1.4), rel=1e-6)
+
+
+@pytest.mark.parametrize("t0,t_bound",
+                         [(0.0, 5.0), (2.0, 1.0), (3.0, -4.0), (0.5, 0.5001), (1.0, 1.0 + 1e-7)])
+def test_initial_step_is_scipys_select_initial_step(t0, t_bound):
+    """Forward and backward from t0 != 0 (the trial evaluation is taken towards t_bound) and spans
+    shorter than the step the formula would propose (then the span itself is the step)."""
+    from scipy.integrate._ivp.common import select_initial_step
+
+    y0 = np.array([1.0, -0.3])
+    f0 = -2.0 * y0 + math.sin(3 * t0)
+    expected = select_initial_step(lambda t, y: -2.0 * y + np.sin(3 * t), t0, y0, t_bound, np.inf, f0,
+                                   np.sign(t_bound - t0), 4, 1e-5, 1e-8)
+    got = initial_step(lambda t, y: -2.0 * y + math.sin(3 * t), t0, torch.tensor(y0), torch.tensor(f0),
+                       t_bound, 1e-5, 1e-8)
+    assert got == pytest.approx(expected, rel=1e-12)

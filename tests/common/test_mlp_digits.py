@@ -79,7 +79,8 @@ def test_digits_tensors_are_the_seeded_split_in_the_dtype_asked_for():
         tensors = digits_tensors(seed) if seed else digits_tensors()
         assert np.array_equal(tensors.X_train.numpy(), split.X_train)
         assert np.array_equal(tensors.y_test.numpy(), split.y_test) and tensors.y_test.dtype == torch.long
-    assert digits_tensors(dtype=torch.float32).X_test.dtype == torch.float32
+    single = digits_tensors(dtype=torch.float32)
+    assert single.X_train.dtype == single.X_test.dtype == torch.float32
 
 
 def test_training_loss_per_epoch_is_the_sample_weighted_mean_over_a_fresh_permutation_of_batches():
@@ -104,3 +105,38 @@ def test_training_loss_per_epoch_is_the_sample_weighted_mean_over_a_fresh_permut
             losses.append(loss.item() * len(batch))
         expected.append(sum(losses) / 10)
     assert history == pytest.approx(expected, rel=1e-12) and seen == [([0, 1], "train")]
+
+
+def test_initialisation_is_torchs_default_uniform_bound_and_the_activation_asked_for():
+    """Each Linear layer's weight and bias are U(-1/sqrt(fan_in), 1/sqrt(fan_in)), the bound of
+    torch's default nn.Linear initialisation, spread over the whole interval; the default seed is 0."""
+    model = build_mlp((64, 32, 10))
+    assert torch.equal(flat_params(model), flat_params(build_mlp((64, 32, 10), seed=0)))
+    for layer in (model[0], model[2]):
+        bound = layer.in_features**-0.5
+        for p in (layer.weight, layer.bias):
+            assert p.abs().max() <= bound
+            assert p.max() > 0.75 * bound and p.min() < -0.75 * bound
+    assert isinstance(build_mlp((4, 3, 2), activation=torch.nn.ReLU)[1], torch.nn.ReLU)
+
+
+def test_weight_decay_adds_half_the_squared_parameter_norm():
+    model = build_mlp((5, 4, 3), seed=1)
+    X, y = torch.randn(6, 5, dtype=torch.float64), torch.tensor([0, 1, 2, 0, 1, 2])
+    squared_norm = float((flat_params(model) ** 2).sum())
+    with torch.no_grad():
+        gap = objective(model, X, y, weight_decay=0.3) - objective(model, X, y)
+    assert gap.item() == pytest.approx(0.5 * 0.3 * squared_norm, rel=1e-12)
+
+
+def test_training_defaults_are_batches_of_64_from_seed_0():
+    data = digits_tensors(seed=0)
+    X, y = data.X_train[:150], data.y_train[:150]
+    histories = []
+    for kwargs in ({}, {"batch_size": 64, "seed": 0}):
+        model = build_mlp((64, 10), seed=0)
+        sgd = torch.optim.SGD(model.parameters(), lr=0.1)
+        histories.append(train_classifier(model, X, y, sgd, 2, **kwargs))
+    model = build_mlp((64, 10), seed=0)
+    other = train_classifier(model, X, y, torch.optim.SGD(model.parameters(), lr=0.1), 2, batch_size=65)
+    assert histories[0] == histories[1] != other
