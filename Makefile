@@ -63,9 +63,12 @@ test: venv
 	$(PY) -m pytest -n $(JOBS) -q
 
 # Mutation testing (mutmut, settings in pyproject.toml): not part of CI, an hour or more on 2 cores.
+# XLA's persistent compilation cache: a mutant's tests recompile only the jax programs its change
+# reaches (a changed trace is a new cache key), not every program of every test, for each mutant.
 mutate: venv
 	rm -rf mutants
-	$(PY) -m mutmut run --max-children $(JOBS) || true
+	JAX_COMPILATION_CACHE_DIR=$(CURDIR)/mutants/.jax-cache JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS=0 \
+		$(PY) -m mutmut run --max-children $(JOBS) || true
 	$(PY) scripts/mutation_report.py
 
 # asv: the machine file (~/.asv-machine.json) is written with every field, from asv's own

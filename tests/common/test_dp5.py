@@ -142,17 +142,29 @@ def test_gradient_matches_analytic_sensitivity_within_tolerance():
     assert g.item() == pytest.approx(2.0 * math.exp(-1.4), rel=1e-6)
 
 
-@pytest.mark.parametrize("t0,t_bound",
-                         [(0.0, 5.0), (2.0, 1.0), (3.0, -4.0), (0.5, 0.5001), (1.0, 1.0 + 1e-7)])
-def test_initial_step_is_scipys_select_initial_step(t0, t_bound):
-    """Forward and backward from t0 != 0 (the trial evaluation is taken towards t_bound) and spans
-    shorter than the step the formula would propose (then the span itself is the step)."""
+_FIELDS = {"forced": (lambda t, y: -2.0 * y + np.sin(3 * t)), "constant": (lambda t, y: 1e-6 + 0.0 * y)}
+_AT_REST = math.sin(3.0) / 2  # the forced field vanishes at t = 1, y = sin(3) / 2
+
+
+@pytest.mark.parametrize("field,t0,t_bound,y0", [
+    ("forced", 0.0, 5.0, [1.0, -0.3]),
+    ("forced", 2.0, 1.0, [1.0, -0.3]),  # backwards from t0 != 0: the trial evaluation goes towards t_bound
+    ("forced", 3.0, -4.0, [1.0, -0.3]),
+    ("forced", 0.5, 0.5001, [1.0, -0.3]),  # spans shorter than the proposed step are the step
+    ("forced", 1.0, 1.0 + 1e-7, [1.0, -0.3]),
+    ("forced", 1.0, 1.0, [1.0, -0.3]),  # an empty span
+    ("forced", 1.0, 3.0, [0.0, 0.0]),  # y0 = 0: d0 < 1e-5
+    ("forced", 1.0, 3.0, [1e-9, -1e-9]),  # d0 ~ 0.1, below 1 but not below 1e-5
+    ("forced", 1.0, 3.0, [_AT_REST, _AT_REST]),  # f0 = 0: d1 < 1e-5, d2 > 0
+    ("constant", 0.0, 3.0, [1.0, 2.0]),  # d1 ~ 0.1 and d2 = 0
+])
+def test_initial_step_is_scipys_select_initial_step(field, t0, t_bound, y0):
+    """Hairer's rule against scipy's implementation, on every branch of it."""
     from scipy.integrate._ivp.common import select_initial_step
 
-    y0 = np.array([1.0, -0.3])
-    f0 = -2.0 * y0 + math.sin(3 * t0)
-    expected = select_initial_step(lambda t, y: -2.0 * y + np.sin(3 * t), t0, y0, t_bound, np.inf, f0,
-                                   np.sign(t_bound - t0), 4, 1e-5, 1e-8)
-    got = initial_step(lambda t, y: -2.0 * y + math.sin(3 * t), t0, torch.tensor(y0), torch.tensor(f0),
+    f, y0 = _FIELDS[field], np.array(y0)
+    f0 = f(t0, y0)
+    expected = select_initial_step(f, t0, y0, t_bound, np.inf, f0, np.sign(t_bound - t0), 4, 1e-5, 1e-8)
+    got = initial_step(lambda t, y: torch.as_tensor(f(t, y.numpy())), t0, torch.tensor(y0), torch.tensor(f0),
                        t_bound, 1e-5, 1e-8)
-    assert got == pytest.approx(expected, rel=1e-12)
+    assert got == pytest.approx(expected, rel=1e-12, abs=0)
