@@ -51,13 +51,22 @@ def parse(results: str) -> dict[str, Counter]:
     return out
 
 
-def draw_sample(status: dict[str, str], n: int, seed: int) -> dict[str, list[str]]:
-    """Up to `n` mutants per module, drawn at random (seeded) from those not yet checked."""
-    rng, unchecked = random.Random(seed), defaultdict(list)
+def draw_sample(status: dict[str, str], n: int, seed: int, drawn: dict[str, list[str]] | None = None,
+                modules: tuple[str, ...] = ()) -> dict[str, list[str]]:
+    """`drawn` with up to `n` more mutants per module (only `modules`, if given) appended, drawn at
+    random (seeded by the seed, the module and how many it has) from its unchecked mutants not drawn
+    yet. Successive draws, each run before the next, make one random sample of what was unchecked
+    at the first."""
+    out = {m: list(names) for m, names in (drawn or {}).items()}
+    unchecked = defaultdict(list)
     for name, s in sorted(status.items()):
-        if s == "not checked":
-            unchecked[module_of(name)].append(name)
-    return {m: rng.sample(names, min(n, len(names))) for m, names in sorted(unchecked.items())}
+        m = module_of(name)
+        if s == "not checked" and (not modules or m in modules) and name not in out.get(m, ()):
+            unchecked[m].append(name)
+    for m, names in sorted(unchecked.items()):
+        rng = random.Random(f"{seed}:{m}:{len(out.get(m, []))}")
+        out.setdefault(m, []).extend(rng.sample(names, min(n, len(names))))
+    return out
 
 
 def wilson(k: int, n: int, z: float = 1.959964) -> tuple[float, float]:
@@ -169,15 +178,18 @@ def notes(previous: str) -> str:
 
 
 def main(*argv: str) -> int:
-    """`mutation_report.py [OUT]` writes the report; `mutation_report.py --sample N` draws up to N
-    unchecked mutants per module into docs/mutation_sample.json (run them with `mutmut run NAMES`)."""
+    """`mutation_report.py [OUT]` writes the report; `mutation_report.py --sample N [MODULE...]` adds
+    up to N unchecked mutants per module (or per MODULE) to docs/mutation_sample.json and prints
+    the new ones (run them with `mutmut run NAMES` before drawing again)."""
     results = subprocess.run(
         [sys.executable, "-m", "mutmut", "results", "--all", "true"], capture_output=True, text=True
     ).stdout
     status = statuses(results)
     if argv[:1] == ("--sample",):
-        SAMPLE.write_text(json.dumps(draw_sample(status, int(argv[1]), seed=1130), indent=1) + "\n")
-        print(" ".join(n for names in json.loads(SAMPLE.read_text()).values() for n in names))
+        before = json.loads(SAMPLE.read_text()) if SAMPLE.exists() else {}
+        after = draw_sample(status, int(argv[1]), seed=1130, drawn=before, modules=tuple(argv[2:]))
+        SAMPLE.write_text(json.dumps(after, indent=1) + "\n")
+        print(" ".join(n for m, names in after.items() for n in names[len(before.get(m, [])):]))
         return 0
     out = argv[0] if argv else "docs/MUTATION.md"
     sample = json.loads(SAMPLE.read_text()) if SAMPLE.exists() else {}

@@ -67,3 +67,19 @@ def test_a_sampled_module_is_estimated_from_its_checked_mutants_and_the_sample_r
     lines = mutation_report.sample_table(status, {"papers.common.m": sample})
     assert "| `papers.common.m` | 1 / 2 | 9-91 % | 68.8 % |" in lines
     assert "**Estimated scores:** `papers.common` 68.8 % ± 34.6 of 16." in lines[1]  # 1.96 √8 / 16
+
+
+def test_a_second_draw_extends_the_sample_with_mutants_not_drawn_yet():
+    status = {f"papers.common.m.x_f__mutmut_{i}": "not checked" for i in range(1, 21)}
+    status["papers.common.k.x_g__mutmut_1"] = "not checked"
+    first = mutation_report.draw_sample(status, 5, seed=1, modules=("papers.common.m",))
+    assert list(first) == ["papers.common.m"] and len(first["papers.common.m"]) == 5
+    for name in first["papers.common.m"][:3]:  # run: checked now; two of the first draw still unchecked
+        status[name] = "killed"
+    second = mutation_report.draw_sample(status, 5, seed=1, drawn=first)
+    again = second["papers.common.m"]
+    assert again[:5] == first["papers.common.m"] and len(again) == len(set(again)) == 10
+    assert all(status[name] == "not checked" for name in again[5:])
+    assert second["papers.common.k"] == ["papers.common.k.x_g__mutmut_1"]
+    as_before = status | dict.fromkeys(first["papers.common.m"], "not checked")
+    assert first == mutation_report.draw_sample(as_before, 5, seed=1, modules=("papers.common.m",))  # seeded
