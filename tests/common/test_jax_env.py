@@ -30,3 +30,10 @@ def test_cpu_is_jax_cpu_device_and_a_missing_backend_is_named():
     if not any(d.platform == "gpu" for d in jax.devices()) and jax.default_backend() == "cpu":
         with pytest.raises(NotImplementedError, match="cuda"):
             jax_device("cuda")
+
+
+def test_cuda_asks_jax_for_its_gpu_backend(monkeypatch):
+    asked = []
+    monkeypatch.setattr(jax, "devices", lambda backend=None: asked.append(backend) or [f"first {backend}"])
+    assert (jax_device("cuda"), jax_device("cpu")) == ("first gpu", "first cpu")
+    assert asked == ["gpu", "cpu"]
