@@ -5,7 +5,7 @@ import pytest
 import torch
 from scipy.integrate import solve_ivp
 
-from papers.common.dp5 import dp5_solve, dp5_step, initial_step, rms
+from papers.common.dp5 import StepSizeTooSmall, dp5_solve, dp5_step, initial_step, rms
 
 
 @pytest.fixture(autouse=True)
@@ -168,3 +168,33 @@ def test_initial_step_is_scipys_select_initial_step(field, t0, t_bound, y0):
     got = initial_step(lambda t, y: torch.as_tensor(f(t, y.numpy())), t0, torch.tensor(y0), torch.tensor(f0),
                        t_bound, 1e-5, 1e-8)
     assert got == pytest.approx(expected, rel=1e-12, abs=0)
+
+
+def test_max_steps_allows_exactly_that_many_accepted_steps():
+    decay = lambda t, y: -3.0 * y  # noqa: E731
+    n = dp5_solve(decay, torch.tensor([1.0]), [0.0, 4.0]).n_accepted
+    assert dp5_solve(decay, torch.tensor([1.0]), [0.0, 4.0], max_steps=n).n_accepted == n
+    with pytest.raises(RuntimeError, match=f"dp5_solve: more than {n - 1} steps"):
+        dp5_solve(decay, torch.tensor([1.0]), [0.0, 4.0], max_steps=n - 1)
+
+
+def test_a_given_first_step_replaces_the_starting_step_rule():
+    """h0 (of either sign: its size is taken) is the first step tried; no evaluation for the rule."""
+    for h0 in (0.01, -0.01):
+        sol = dp5_solve(lambda t, y: -y, torch.tensor([1.0]), [0.0, 1.0], h0=h0)
+        assert sol.steps[0].h == 0.01 and sol.n_rejected == 0
+        assert sol.nfe == 1 + 6 * sol.n_accepted
+
+
+def test_a_repeated_first_time_takes_the_steps_of_the_plain_span():
+    """ts = [1, 1, 0]: the direction and the starting step come from ts[0] and ts[-1]."""
+    decay = lambda t, y: -2.0 * y + t  # noqa: E731
+    plain = dp5_solve(decay, torch.tensor([1.0]), [1.0, 0.0])
+    repeated = dp5_solve(decay, torch.tensor([1.0]), [1.0, 1.0, 0.0])
+    assert [s.h for s in repeated.steps] == [s.h for s in plain.steps] and repeated.nfe == plain.nfe
+    assert torch.equal(repeated.ys[0], repeated.ys[1]) and torch.equal(repeated.ys[-1], plain.ys[-1])
+
+
+def test_a_blow_up_is_reported_with_the_step_size_and_time():
+    with pytest.raises(StepSizeTooSmall, match=r"dp5_solve: step size \S+ too small at t = 0\.99"):
+        dp5_solve(lambda t, y: y**2, torch.tensor([1.0]), [0.0, 2.0])  # y = 1 / (1 - t)
