@@ -142,7 +142,8 @@ def test_gradient_matches_analytic_sensitivity_within_tolerance():
     assert g.item() == pytest.approx(2.0 * math.exp(-1.4), rel=1e-6)
 
 
-_FIELDS = {"forced": (lambda t, y: -2.0 * y + np.sin(3 * t)), "constant": (lambda t, y: 1e-6 + 0.0 * y)}
+_FIELDS = {"forced": (lambda t, y: -2.0 * y + np.sin(3 * t)), "constant": (lambda t, y: 1e-6 + 0.0 * y),
+           "zero": (lambda t, y: 0.0 * y), "creeping": (lambda t, y: 1e-12 * t + 0.0 * y)}
 _AT_REST = math.sin(3.0) / 2  # the forced field vanishes at t = 1, y = sin(3) / 2
 
 
@@ -157,6 +158,8 @@ _AT_REST = math.sin(3.0) / 2  # the forced field vanishes at t = 1, y = sin(3) /
     ("forced", 1.0, 3.0, [1e-9, -1e-9]),  # d0 ~ 0.1, below 1 but not below 1e-5
     ("forced", 1.0, 3.0, [_AT_REST, _AT_REST]),  # f0 = 0: d1 < 1e-5, d2 > 0
     ("constant", 0.0, 3.0, [1.0, 2.0]),  # d1 ~ 0.1 and d2 = 0
+    ("zero", 0.0, 3.0, [1.0, 2.0]),  # d1 = d2 = 0
+    ("creeping", 0.0, 3.0, [1.0, 2.0]),  # d1 = 0, d2 ~ 1e-7
 ])
 def test_initial_step_is_scipys_select_initial_step(field, t0, t_bound, y0):
     """Hairer's rule against scipy's implementation, on every branch of it."""
@@ -198,3 +201,16 @@ def test_a_repeated_first_time_takes_the_steps_of_the_plain_span():
 def test_a_blow_up_is_reported_with_the_step_size_and_time():
     with pytest.raises(StepSizeTooSmall, match=r"dp5_solve: step size \S+ too small at t = 0\.99"):
         dp5_solve(lambda t, y: y**2, torch.tensor([1.0]), [0.0, 2.0])  # y = 1 / (1 - t)
+
+
+def test_on_a_zero_field_steps_grow_by_the_maximum_factor_and_the_stiffness_has_a_gradient():
+    """Zero error estimates (e = 0) grow the step tenfold each time, as scipy's controller does; a
+    step whose last two stages coincide has stiffness 0 with a finite (zero) gradient."""
+    sol = dp5_solve(lambda t, y: 0.0 * y, torch.tensor([1.0, 2.0]), [0.0, 1.0])
+    sizes = [s.h for s in sol.steps]
+    np.testing.assert_allclose(sizes[:6], [1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1], rtol=1e-12)
+    assert sum(sizes) == pytest.approx(1.0) and sol.ts == [0.0, 1.0] and torch.equal(sol.ys[-1], sol.ys[0])
+    y = torch.tensor([1.0, 2.0], requires_grad=True)
+    stiffness = dp5_step(lambda t, y: 0.0 * y, 0.0, y, 0.1).stiffness
+    stiffness.backward()
+    assert stiffness.item() == 0.0 and torch.equal(y.grad, torch.zeros(2))
