@@ -7,12 +7,14 @@ from types import SimpleNamespace
 import jax
 import jax.numpy as jnp
 import matplotlib.colors
+import matplotlib.font_manager
 import numpy as np
 import pytest
 import torch
 
 import papers.common.node_digits as nd
 from papers.common import dp5 as torch_dp5
+from papers.common.datasets import load_split
 from papers.common.jax_dp5 import OK, STEP_TOO_SMALL, TOO_MANY_STEPS
 from papers.common.jax_env import float64
 from papers.common.node_digits import (
@@ -129,6 +131,36 @@ def test_solve_and_heuristics_are_the_torch_solvers_on_the_same_weights():
         np.testing.assert_allclose(np.asarray(a), b.numpy(), rtol=1e-5, atol=1e-6 * np.abs(b.numpy()).max())
     assert not np.any(np.asarray(grads["head"]["w"]))
     assert unregularised(p, jnp.asarray(x), 0.5).penalty == 0.0
+    np.testing.assert_allclose(np.asarray(out.z_end), ref.ys[-1].detach().numpy(), rtol=0, atol=1e-10)
+    assert heuristic_penalty() == unregularised  # both weights 0 by default
+
+
+def test_a_heuristic_penalty_solves_the_field_it_is_given():
+    p = init_params(hidden=8, seed=2)
+    x = jnp.asarray(np.random.default_rng(1).standard_normal((2, 64)))
+    slower = lambda t, z, q: 0.5 * field(t, z, q)  # noqa: E731
+    out = nd.HeuristicPenalty(error_weight=2.0, f=slower)(p, x, 0.5)
+    sol = nd.solve(p, x, f=slower)
+    np.testing.assert_array_equal(np.asarray(out.z_end), np.asarray(sol.ys[-1]))
+    assert float(out.penalty) == 2.0 * float(sol.error_sum) and int(out.nfe) == int(sol.nfe)
+    assert not np.allclose(np.asarray(out.z_end), np.asarray(nd.solve(p, x).ys[-1]))
+
+
+def test_batch_loss_is_the_heads_cross_entropy_plus_the_penalty_and_hands_u_over():
+    p = init_params(hidden=4, seed=0)
+    x = np.random.default_rng(2).standard_normal((3, 64))
+    y = np.array([1, 7, 3])
+    seen = []
+
+    def identity_flow(params, x, u):
+        seen.append(u)
+        return nd.Forward(x, 0.25, None, OK)
+
+    loss, out = batch_loss(p, jnp.asarray(x), jnp.asarray(y), 0.7, identity_flow)
+    logits = x @ np.asarray(p["head"]["w"]).T + np.asarray(p["head"]["b"])
+    log_norm = np.log(np.exp(logits - logits.max(1, keepdims=True)).sum(1)) + logits.max(1)
+    assert float(loss) == pytest.approx(np.mean(log_norm - logits[np.arange(3), y]) + 0.25, rel=1e-12)
+    assert seen == [0.7] and out.penalty == 0.25
 
 
 def _adam_cosine_reference(params, grads_of, steps, lr):
@@ -295,19 +327,22 @@ def test_comparison_figure_shows_every_arm():
     use_agg()
     results = {
         "vanilla": ArmResult(Evaluation(0.90, 100.0, 16.5), 4.0, [100] * 40, []),
+        "uncounted": ArmResult(Evaluation(0.88, 50.0, 7.0), 1.0, [], [1.0]),  # skipped, not the end
         "reg": ArmResult(Evaluation(0.88, 40.0, 6.3), 1.0, list(range(40, 80)), [2.0, 4.0, 3.0]),
-        "uncounted": ArmResult(Evaluation(0.88, 50.0, 7.0), 1.0, [], [1.0]),
+        "short": ArmResult(Evaluation(0.80, 30.0, 5.0), 1.0, [7, 9, 8], [1.5]),  # fewer than 40: no mean
     }
     saved = {}
     plot_comparison(SimpleNamespace(save_figure=lambda fig, name: saved.update({name: fig})), results)
     fig = saved["nfe_and_times"]
     left, right, twin = fig.axes
-    assert [line.get_label() for line in left.get_lines()] == ["vanilla", "reg"]  # no training NFE: no line
+    assert [line.get_label() for line in left.get_lines()] == ["vanilla", "reg", "short"]  # no NFE: no line
+    assert list(left.get_lines()[2].get_ydata()) == [7, 9, 8]
     assert len(left.get_lines()[1].get_ydata()) == 40 - 2 + 1  # moving mean over a window of 40 // 20
     assert left.get_lines()[1].get_ydata()[0] == pytest.approx(40.5)
-    assert [t.get_text() for t in right.get_xticklabels()] == ["vanilla", "reg", "uncounted"]
-    assert [b.get_height() for b in right.patches] == [100.0, 40.0, 50.0]
-    assert [b.get_height() for b in twin.patches] == [1.0, 3.0, 1.0]  # no rounds: 1; else the median round
+    assert [t.get_text() for t in right.get_xticklabels()] == ["vanilla", "uncounted", "reg", "short"]
+    assert {t.get_rotation() for t in right.get_xticklabels()} == {30.0}
+    assert [b.get_height() for b in right.patches] == [100.0, 50.0, 40.0, 30.0]
+    assert [b.get_height() for b in twin.patches] == [1.0, 1.0, 3.0, 1.5]  # no rounds: 1; else the median
     assert right.get_ylim()[1] == pytest.approx(130.0) and twin.get_ylim()[1] == pytest.approx(3.9)
     assert right.get_ylim()[0] == twin.get_ylim()[0] == 0
     assert (left.get_xlabel(), left.get_ylabel(), left.get_title()) == (
@@ -319,6 +354,9 @@ def test_comparison_figure_shows_every_arm():
     assert [t.get_text() for t in right.get_legend().get_texts()] == [
         "test NFE per batch", "prediction speed-up (median round)",
     ]  # fmt: skip
+    small = matplotlib.font_manager.FontProperties(size="small").get_size_in_points()
+    assert {t.get_fontsize() for t in right.get_legend().get_texts()} == {small}
+    assert left.get_position().x1 < right.get_position().x0  # side by side
     geometry = [v for b in right.patches[:2] + twin.patches[:2] for v in (b.get_x(), b.get_width())]
     assert geometry == pytest.approx([-0.4, 0.4, 0.6, 0.4, 0.0, 0.4, 1.0, 0.4])
     assert twin.patches[0].get_facecolor() == pytest.approx(matplotlib.colors.to_rgba("tab:orange"))
@@ -434,6 +472,9 @@ def test_kernel_inputs_are_the_seed_0_split_weights_and_first_images_in_float64(
     assert x.dtype == jnp.float64 and x.shape == (5, 64)
     np.testing.assert_array_equal(np.asarray(x), np.asarray(data.X_train[:5]))
     assert data.X_train.shape[0] + data.X_test.shape[0] == load_digits().data.shape[0]
+    split = load_split("digits", seed=0)
+    np.testing.assert_array_equal(np.asarray(data.X_train), split.X_train)
+    np.testing.assert_array_equal(np.asarray(data.y_test), split.y_test)
     with float64():
         expected = init_params(64, 0)
     for layer in ("inner", "outer", "head"):
@@ -448,3 +489,43 @@ def test_run_comparison_trains_draws_and_measures_the_same_results(monkeypatch):
     monkeypatch.setattr(nd, "comparison_metrics", lambda results: calls.append(("metrics", results)) or "m")
     assert nd.run_comparison("ctx", {"a": 1}, "s") == ("res", "m")
     assert calls == [("arms", "ctx", {"a": 1}, "s"), ("plot", "ctx", "res"), ("metrics", "res")]
+
+
+def _recording_predict_batch(calls, status=OK):
+    def predict(params, xb):
+        calls.append(len(xb))
+        return jnp.zeros((len(xb), 10)).at[:, 0].set(1.0), 12, 3, status
+    return predict
+
+
+def test_evaluation_and_prediction_go_in_batches_of_128_and_name_a_failed_solve(monkeypatch):
+    calls = []
+    monkeypatch.setattr(nd, "predict_batch", _recording_predict_batch(calls))
+    X, y = jnp.zeros((300, 64)), jnp.zeros(300, dtype=jnp.int32)
+    assert evaluate({}, X, y) == Evaluation(1.0, 12.0, 3.0) and calls == [128, 128, 44]
+    calls.clear()
+    predict = predictor({}, X)
+    assert calls == [128, 128, 44]  # run once (compiled) before it is returned
+    assert predict().shape == (300, 10) and calls == [128, 128, 44] * 2
+    monkeypatch.setattr(nd, "predict_batch", _recording_predict_batch([], status=TOO_MANY_STEPS))
+    with pytest.raises(RuntimeError, match="^evaluation: the DP5 solve needed more than"):
+        evaluate({}, X, y)
+
+
+def test_compiling_a_trainer_runs_one_step_on_zero_indices_without_drawing(monkeypatch):
+    calls = []
+    monkeypatch.setattr(nd, "train_step", lambda params, opt, X, Y, idx, u, **kw: calls.append((idx, u)))
+    data = SimpleNamespace(X_train=None, y_train=np.zeros(8))
+    trainer, fresh = (Trainer({"w": jnp.zeros(2)}, data, steps=2, batch_size=4) for _ in range(2))
+    trainer.compile()
+    [(idx, u)] = calls
+    assert np.array_equal(idx, np.zeros(4)) and u == 0.5 and trainer.compile_time > 0
+    assert trainer.batches.random() == fresh.batches.random()  # neither stream was drawn from
+    assert trainer.draws.random() == fresh.draws.random()
+
+
+def test_interleaved_training_steps_every_arm_once_per_round_through_the_progress_wrapper():
+    order, rounds = [], []
+    trainers = {arm: SimpleNamespace(step=lambda arm=arm: order.append(arm)) for arm in ("a", "b")}
+    train_interleaved(trainers, 3, progress=lambda it: rounds.append(list(it)) or it)
+    assert rounds == [[0, 1, 2]] and order == ["a", "b"] * 3
