@@ -108,6 +108,13 @@ def dp5_step(f, params, t, y, h, f0=None) -> Step:
     return _step(f, params, t, y, f(t, y, params) if f0 is None else f0, h)
 
 
+def _norm(x):
+    """||x||_2 with gradient 0 at x = 0, as torch's vector_norm (jnp.linalg.norm's is nan there)."""
+    squares = jnp.sum(x * x)
+    positive = squares > 0
+    return jnp.where(positive, jnp.sqrt(jnp.where(positive, squares, 1.0)), 0.0)
+
+
 def _step(f, params, t, y, f0, h):
     ks = [f0]
     for i in range(1, 7):
@@ -116,8 +123,8 @@ def _step(f, params, t, y, f0, h):
         if i == 5:
             g6 = g
     error = _combine(jnp.zeros_like(y), h, E, ks)
-    dg = jnp.linalg.norm((g - g6).ravel())
-    df = jnp.linalg.norm((ks[6] - ks[5]).ravel())
+    dg = _norm((g - g6).ravel())
+    df = _norm((ks[6] - ks[5]).ravel())
     stiffness = jnp.where(dg > 0, df / jnp.where(dg > 0, dg, 1.0), 0.0)
     return Step(g, ks[6], error, stiffness)
 

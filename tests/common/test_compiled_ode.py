@@ -343,3 +343,39 @@ def test_an_sde_without_one_increment_per_interval_is_a_clear_error():
     for dW in (None, jnp.zeros((9, *y0.shape))):
         with pytest.raises(ValueError, match="needs dW with one Brownian increment per interval"):
             reversible_heun(jax_field, jnp.asarray(y0), jnp.asarray(ts), w, g=_sde_g, dW=dW)
+
+
+@pytest.mark.parametrize("field,t0,t_bound,y0", [
+    ("forced", 2.0, 1.0, [1.0, -0.3]),  # backwards from t0 != 0, on a field that depends on t
+    ("forced", 0.5, 0.5001, [1.0, -0.3]),  # a span shorter than the proposed step
+    ("forced", 1.0, 1.0, [1.0, -0.3]),  # an empty span
+    ("constant", 0.0, 3.0, [1.0, 2.0]),  # d1 ~ 0.1: h0 = 0.01 d0 / d1
+    ("zero", 0.0, 3.0, [1.0, 2.0]),  # d1 = d2 = 0
+])
+def test_dp5_starting_step_is_scipys_select_initial_step(field, t0, t_bound, y0):
+    from scipy.integrate._ivp.common import select_initial_step
+
+    from papers.common.jax_dp5 import _initial_step
+
+    fields = {"forced": lambda t, y: -2.0 * y + jnp.sin(3 * t), "constant": lambda t, y: 1e-6 + 0.0 * y,
+              "zero": lambda t, y: 0.0 * y}
+    f, y0 = fields[field], np.array(y0)
+    f0 = np.asarray(f(t0, jnp.asarray(y0)))
+    expected = select_initial_step(lambda t, y: np.asarray(f(t, jnp.asarray(y))), t0, y0, t_bound, np.inf, f0,
+                                   np.sign(t_bound - t0), 4, 1e-5, 1e-8)
+    got = _initial_step(lambda t, y, p: f(t, y), None, t0, jnp.asarray(y0), jnp.asarray(f0), t_bound,
+                        1e-5, 1e-8)
+    assert float(got) == pytest.approx(expected, rel=1e-12, abs=0)
+
+
+def test_dp5_step_where_the_last_stages_coincide_has_zero_stiffness_and_gradient():
+    """As torch's solver: S_j = 0 with gradient 0 (jnp.linalg.norm's gradient at 0 is nan, and a nan
+    would reach the weights through the stiffness penalty)."""
+    from papers.common.jax_dp5 import dp5_step
+
+    def stiffness(y):
+        return dp5_step(lambda t, y, p: 0.0 * y, None, 0.0, y, 0.1).stiffness
+
+    y = jnp.asarray([1.0, 2.0])
+    assert float(stiffness(y)) == 0.0
+    np.testing.assert_array_equal(np.asarray(jax.grad(stiffness)(y)), [0.0, 0.0])
