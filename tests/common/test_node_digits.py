@@ -101,6 +101,8 @@ def test_initialisation_is_torchs_default_and_seeded():
             assert (
                 np.abs(a).max() <= fan_in**-0.5 and np.abs(a).max() > 0.8 * fan_in**-0.5
             )  # U(±1/sqrt(fan_in))
+            assert a.min() < 0 < a.max()
+    assert init_params()["inner"]["w"].shape == (64, 65)  # 64 hidden units by default
     again, other = init_params(hidden=16, seed=3), init_params(hidden=16, seed=4)
     assert all(np.array_equal(a, b) for a, b in zip(jax.tree.leaves(p), jax.tree.leaves(again)))
     assert not np.array_equal(p["inner"]["w"], other["inner"]["w"])
@@ -254,7 +256,8 @@ def test_a_solve_that_runs_out_of_attempts_stops_training(monkeypatch):
     x = _small_data().X_train[:4]
     assert int(nd.solve(p, x, max_attempts=3).status) == TOO_MANY_STEPS
     check_status(OK, "ok")
-    with pytest.raises(RuntimeError, match="MAX_ATTEMPTS"):
+    with pytest.raises(RuntimeError, match=r"^here: the DP5 solve needed more than MAX_ATTEMPTS = \d+ "
+                       r"iterations of its bounded scan \(papers\.common\.node_digits\.MAX_ATTEMPTS\)$"):
         check_status(TOO_MANY_STEPS, "here")
     with pytest.raises(RuntimeError, match="step size"):
         check_status(STEP_TOO_SMALL, "here")
@@ -438,8 +441,8 @@ def test_the_clock_is_cpu_time_on_cpu_and_wall_time_on_cuda(monkeypatch):
 
 
 def test_a_training_step_adds_its_clock_span_and_nfe(monkeypatch):
-    ticks = iter([10.0, 11.5, 20.0, 22.0])
-    monkeypatch.setattr(nd, "clock", lambda device: next(ticks))
+    ticks, devices = iter([10.0, 11.5, 20.0, 22.0]), []
+    monkeypatch.setattr(nd, "clock", lambda device: devices.append(device) or next(ticks))
     monkeypatch.setattr(
         nd,
         "train_step",
@@ -451,13 +454,13 @@ def test_a_training_step_adds_its_clock_span_and_nfe(monkeypatch):
             jnp.asarray(OK),
         ),
     )
-    trainer = Trainer(
-        {"w": jnp.zeros(2)}, SimpleNamespace(X_train=None, y_train=np.zeros(8)), steps=2, batch_size=4
-    )
+    trainer = Trainer({"w": jnp.zeros(2)}, SimpleNamespace(X_train=None, y_train=np.zeros(8)), steps=2,
+                      batch_size=4, device="cuda")
     assert trainer.step() == 0.75
     assert trainer.nfe == [17] and trainer.train_time == 1.5
     trainer.step()
     assert trainer.nfe == [17, 17] and trainer.train_time == 3.5 and trainer.losses == [0.75, 0.75]
+    assert devices == ["cuda"] * 4  # the trainer's device picks the clock
 
 
 def test_kernel_inputs_are_the_seed_0_split_weights_and_first_images_in_float64():
@@ -517,9 +520,13 @@ def test_compiling_a_trainer_runs_one_step_on_zero_indices_without_drawing(monke
     monkeypatch.setattr(nd, "train_step", lambda params, opt, X, Y, idx, u, **kw: calls.append((idx, u)))
     data = SimpleNamespace(X_train=None, y_train=np.zeros(8))
     trainer, fresh = (Trainer({"w": jnp.zeros(2)}, data, steps=2, batch_size=4) for _ in range(2))
+    ticks = iter([10.0, 11.0, 20.0, 22.0])
+    monkeypatch.setattr(nd.time, "perf_counter", lambda: next(ticks))
     trainer.compile()
     [(idx, u)] = calls
-    assert np.array_equal(idx, np.zeros(4)) and u == 0.5 and trainer.compile_time > 0
+    assert np.array_equal(idx, np.zeros(4)) and u == 0.5 and trainer.compile_time == 1.0
+    trainer.compile()  # a second compile (another seed) adds its seconds
+    assert trainer.compile_time == 3.0
     assert trainer.batches.random() == fresh.batches.random()  # neither stream was drawn from
     assert trainer.draws.random() == fresh.draws.random()
 
