@@ -98,7 +98,10 @@ def score(counts: Counter) -> tuple[int, int]:
 
 def sample_table(status: dict[str, str], sample: dict[str, list[str]]) -> list[str]:
     """Markdown lines: per sampled module, the sample's score with its interval and the module's
-    estimate; per package, the estimate with sampled modules at their estimates."""
+    estimate; per package, the estimate with sampled modules at their estimates. Modules checked
+    whole since their sample was drawn need no estimate: none left, no lines."""
+    sample = {m: names for m, names in sample.items()
+              if any(s == "not checked" and module_of(n) == m for n, s in status.items())}
     if not sample:
         return []
     rows, packages = [], defaultdict(lambda: [0.0, 0, 0.0])  # caught, mutants, variance of caught

@@ -83,3 +83,8 @@ def test_a_second_draw_extends_the_sample_with_mutants_not_drawn_yet():
     assert second["papers.common.k"] == ["papers.common.k.x_g__mutmut_1"]
     as_before = status | dict.fromkeys(first["papers.common.m"], "not checked")
     assert first == mutation_report.draw_sample(as_before, 5, seed=1, modules=("papers.common.m",))  # seeded
+
+
+def test_a_module_checked_whole_after_its_sample_gets_no_estimate():
+    status = {"papers.common.m.x_f__mutmut_1": "killed", "papers.common.m.x_f__mutmut_2": "survived"}
+    assert mutation_report.sample_table(status, {"papers.common.m": ["papers.common.m.x_f__mutmut_2"]}) == []
