@@ -351,6 +351,9 @@ def test_an_sde_without_one_increment_per_interval_is_a_clear_error():
     ("forced", 1.0, 1.0, [1.0, -0.3]),  # an empty span
     ("constant", 0.0, 3.0, [1.0, 2.0]),  # d1 ~ 0.1: h0 = 0.01 d0 / d1
     ("zero", 0.0, 3.0, [1.0, 2.0]),  # d1 = d2 = 0
+    ("forced", 1.0, 3.0, [0.0, 0.0]),  # y0 = 0: d0 < 1e-5
+    ("forced", 1.0, 3.0, [1e-9, -1e-9]),  # d0 ~ 0.1, below 1 but not below 1e-5
+    ("creeping", 0.0, 3.0, [1.0, 2.0]),  # d1 = 0, d2 ~ 1e-7
 ])
 def test_dp5_starting_step_is_scipys_select_initial_step(field, t0, t_bound, y0):
     from scipy.integrate._ivp.common import select_initial_step
@@ -358,7 +361,7 @@ def test_dp5_starting_step_is_scipys_select_initial_step(field, t0, t_bound, y0)
     from papers.common.jax_dp5 import _initial_step
 
     fields = {"forced": lambda t, y: -2.0 * y + jnp.sin(3 * t), "constant": lambda t, y: 1e-6 + 0.0 * y,
-              "zero": lambda t, y: 0.0 * y}
+              "zero": lambda t, y: 0.0 * y, "creeping": lambda t, y: 1e-12 * t + 0.0 * y}
     f, y0 = fields[field], np.array(y0)
     f0 = np.asarray(f(t0, jnp.asarray(y0)))
     expected = select_initial_step(lambda t, y: np.asarray(f(t, jnp.asarray(y))), t0, y0, t_bound, np.inf, f0,
