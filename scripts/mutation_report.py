@@ -36,10 +36,12 @@ def statuses(results: str) -> dict[str, str]:
 
 
 def module_of(mutant: str) -> str:
+    """The dotted module of a mutant (`papers.harness.claims` of `papers.harness.claims.x_f__mutmut_1`)."""
     return mutant.split(".x")[0]
 
 
 def package_of(module: str) -> str:
+    """`papers.harness` or `papers.common` of a dotted module."""
     return ".".join(module.split(".")[:2])
 
 
@@ -69,11 +71,12 @@ def draw_sample(status: dict[str, str], n: int, seed: int, drawn: dict[str, list
     return out
 
 
-def wilson(k: int, n: int, z: float = 1.959964) -> tuple[float, float]:
-    """Wilson's 95 % interval of a proportion k / n."""
-    p, d = k / n, 1 + z * z / n
-    centre, half = (p + z * z / (2 * n)) / d, z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
-    return centre - half, centre + half
+def wilson(k: int, n: int) -> tuple[float, float]:
+    """Wilson's 95 % interval of a proportion k / n (scipy's binomtest)."""
+    from scipy.stats import binomtest
+
+    ci = binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
+    return float(ci.low), float(ci.high)
 
 
 def sampled_module(status: dict[str, str], module: str, sample: list[str]) -> tuple[int, int, float, float]:
